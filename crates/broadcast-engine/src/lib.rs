@@ -1,0 +1,25 @@
+//! The delivery engine of broadcast.
+//!
+//! [`Engine::ingest`] routes each accepted trace to the destinations of its account (enabled,
+//! sampled) and stores it in a durable [`TraceQueue`] before returning. One worker per
+//! destination then delivers it with batching, retries, backoff, `Retry-After` pauses and
+//! splitting of requests that are too large. Both `broadcast send` and `broadcast serve` run
+//! this same engine.
+
+mod backoff;
+mod engine;
+mod packing;
+pub mod queue;
+mod routing;
+mod settings;
+mod stats;
+mod worker;
+
+pub use engine::{
+    DestinationSpec, DestinationStatus, Engine, EngineError, IngestReceipt, ShutdownReport,
+};
+pub use packing::FRAMING_ALLOWANCE_BYTES;
+pub use queue::{SqliteQueue, TraceQueue};
+pub use routing::is_sampled;
+pub use settings::DeliverySettings;
+pub use stats::StatsSnapshot;
