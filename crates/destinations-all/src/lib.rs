@@ -1,0 +1,32 @@
+//! Links every destination crate into the final binary.
+//!
+//! `inventory` registers only what is linked, and the linker drops a crate nothing refers to.
+//! The `broadcast` binary and the tests both call [`registry`], which refers to each
+//! destination crate by name, so no destination can drop out of one of them silently. A new
+//! `dest-*` crate is added to `Cargo.toml` and to [`LINKED`] below.
+
+use broadcast_core::registry::DuplicateTypeError;
+use broadcast_core::Registry;
+
+/// The type name of each linked destination crate, referenced so the linker keeps it.
+pub const LINKED: &[&str] = &[<dest_raindrop::RaindropDestination as broadcast_core::Destination>::TYPE_NAME];
+
+/// Loads the registry of every linked destination and checks that each crate in [`LINKED`]
+/// registered itself.
+///
+/// # Errors
+/// [`DuplicateTypeError`] when two destinations share a type name.
+///
+/// # Panics
+/// When a crate in [`LINKED`] is missing from the registry, which means the linker dropped
+/// its registration: a build problem, not an input problem.
+pub fn registry() -> Result<Registry, DuplicateTypeError> {
+    let registry = Registry::load()?;
+    for type_name in LINKED {
+        assert!(
+            registry.get(type_name).is_some(),
+            "destination `{type_name}` is linked but did not register; check the inventory setup"
+        );
+    }
+    Ok(registry)
+}
