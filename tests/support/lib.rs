@@ -136,3 +136,23 @@ pub async fn wait_for(what: &str, limit: Duration, mut condition: impl FnMut() -
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// The `broadcast` binary: `BROADCAST_BIN`, or `target/debug/broadcast` beside the test
+/// executable. `cargo xtask test-all` builds it first.
+pub fn broadcast_bin() -> PathBuf {
+    if let Some(path) = std::env::var_os("BROADCAST_BIN") {
+        return PathBuf::from(path);
+    }
+    let executable = std::env::current_exe().expect("test executable path");
+    let candidate = executable
+        .parent()
+        .and_then(std::path::Path::parent)
+        .map(|directory| directory.join("broadcast"))
+        .unwrap_or_default();
+    assert!(
+        candidate.is_file(),
+        "the broadcast binary is missing at {}; run `cargo xtask test-all` or `cargo build -p broadcast-cli` first",
+        candidate.display()
+    );
+    candidate
+}

@@ -111,7 +111,7 @@ pub fn classify_transport_error(error: &reqwest::Error) -> ExportOutcome {
     let message = if error.is_timeout() {
         "request timed out".to_string()
     } else if error.is_connect() {
-        "connection failed".to_string()
+        format!("connection failed: {}", without_url(error))
     } else {
         format!("request failed: {}", without_url(error))
     };

@@ -89,6 +89,8 @@ pub struct IngestReceipt {
 pub struct ShutdownReport {
     /// Deliveries still queued per destination key; they are sent after the next start.
     pub pending: Vec<(String, u64)>,
+    /// Every destination's counters at the end.
+    pub status: Vec<DestinationStatus>,
 }
 
 /// The running delivery engine.
@@ -268,16 +270,20 @@ impl Engine {
 
     /// Stops the workers: each sends what is due until `grace` (default: the configured
     /// shutdown grace) has passed, then stops. Deliveries not sent stay in the queue.
-    pub async fn shutdown(self, grace: Option<Duration>) -> ShutdownReport {
+    pub async fn shutdown(mut self, grace: Option<Duration>) -> ShutdownReport {
         let grace = grace.unwrap_or(self.settings.shutdown_grace);
         let deadline = Instant::now() + grace;
         let _ = self.shutdown.send(Some(deadline));
-        for worker in self.workers {
+        let workers = std::mem::take(&mut self.workers);
+        for worker in workers {
             // A worker that outlives the deadline by more than a moment is abandoned; its
             // deliveries stay queued.
             let _ = tokio::time::timeout(grace + Duration::from_secs(1), worker).await;
         }
-        let mut report = ShutdownReport::default();
+        let mut report = ShutdownReport {
+            pending: Vec::new(),
+            status: self.status(),
+        };
         for route in &self.routes {
             let pending = self.queue.pending_count(&route.spec.key).await.unwrap_or(0);
             if pending > 0 {

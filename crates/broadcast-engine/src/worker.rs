@@ -225,6 +225,7 @@ impl Worker {
             self.paused_until = Some(Instant::now() + after);
             tracing::info!(destination = %self.key, delay_ms = after.as_millis() as u64, "Destination asked to retry later; pausing it.");
         }
+        let mut retried = 0usize;
         for (delivery, _) in part {
             let attempts = delivery.attempts + 1;
             let first_failure_ms = delivery.first_failure_ms.unwrap_or(now);
@@ -238,6 +239,7 @@ impl Worker {
             }
             let delay = next_delay(&self.settings, attempts).max(after.unwrap_or_default());
             DestinationStats::add(&self.stats.retried, 1);
+            retried += 1;
             updates.push(DeliveryUpdate::Retry {
                 seq: delivery.seq,
                 attempts,
@@ -246,9 +248,9 @@ impl Worker {
                 error: reason.to_string(),
             });
         }
-        if self.retry_log.should_log() {
+        if retried > 0 && self.retry_log.should_log() {
             let suppressed = self.retry_log.take_suppressed();
-            tracing::warn!(destination = %self.key, destination_type = self.type_name, events = part.len(), suppressed, %reason, "Export failed; retrying with backoff.");
+            tracing::warn!(destination = %self.key, destination_type = self.type_name, events = retried, suppressed, %reason, "Export failed; retrying with backoff.");
         }
     }
 
@@ -298,7 +300,7 @@ impl RateLimitedLog {
     fn flush(&mut self, destination: &str, what: &str) {
         let suppressed = self.take_suppressed();
         if suppressed > 0 {
-            tracing::warn!(destination, suppressed, outcome = what, "Log lines about repeated delivery failures were held back.");
+            tracing::warn!(destination, suppressed, outcome = what, "Held back repeated log lines about deliveries with this outcome.");
         }
     }
 }
