@@ -157,7 +157,7 @@ async fn ingest(State(engine): State<Arc<Engine>>, body: Bytes) -> Response {
         )
             .into_response(),
         Err(error) => {
-            tracing::error!(%error, "Cannot queue traces; answering 503 so the client retries.");
+            tracing::error!(%error, "Cannot queue traces; returning 503 so the client retries.");
             error_response(StatusCode::SERVICE_UNAVAILABLE, vec![format!("traces were not queued: {error}; retry the request")])
         }
     }

@@ -6,7 +6,7 @@
 //!   config and touches no file, network, clock or credential store.
 //! - `encode` turns one privacy-filtered trace into one event. It is deterministic: the same
 //!   trace always gives the same bytes, so a retried request carries the same event ids.
-//! - `export` sends one request built from encoded events and classifies the answer. It does
+//! - `export` sends one request built from encoded events and classifies the response. It does
 //!   not retry: retries, backoff, `Retry-After` pauses and splitting on "too large" are the
 //!   engine's job, so that every destination gets them the same way.
 //! - `export` is never called concurrently on one destination instance, and a call must end

@@ -23,10 +23,10 @@ pub enum ExportOutcome {
     Permanent { reason: FailureReason },
 }
 
-/// A short, loggable description of a failure. Never holds a secret or trace content.
+/// A short, loggable description of a failure. It never contains a secret or trace content.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FailureReason {
-    /// The HTTP status, when the destination answered.
+    /// The HTTP status, when the destination sent a response.
     pub http_status: Option<u16>,
     pub message: String,
 }
@@ -66,7 +66,7 @@ pub enum ConnectionErrorKind {
     Rejected,
     /// The destination could not be reached or timed out.
     Unreachable,
-    /// The destination answered with a server error.
+    /// The destination returned a server error.
     ServerError,
 }
 
@@ -86,7 +86,7 @@ pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 /// Maximum bytes of a response body quoted in a failure reason.
 pub const MAX_QUOTED_BODY_BYTES: usize = 256;
 
-/// Classifies an HTTP answer the common way: 2xx delivered; 413 too large; 408, 429 and 5xx
+/// Classifies an HTTP response the common way: 2xx delivered; 413 too large; 408, 429 and 5xx
 /// retried (honouring `Retry-After`); every other status permanent.
 pub fn classify_http_status(
     status: u16,
@@ -106,7 +106,7 @@ pub fn classify_http_status(
     }
 }
 
-/// Classifies a transport error (no HTTP answer) as retryable.
+/// Classifies a transport error (no HTTP response) as retryable.
 pub fn classify_transport_error(error: &reqwest::Error) -> ExportOutcome {
     let message = if error.is_timeout() {
         "request timed out".to_string()

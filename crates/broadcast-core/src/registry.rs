@@ -14,7 +14,7 @@ use crate::destination::{
     BuildContext, ConfigError, Destination, DynDestination, Limits,
 };
 
-/// Everything the process knows about one destination type, without an instance of it.
+/// Static description of one destination type: its name, limits, schema and constructors.
 pub struct DestinationDescriptor {
     pub type_name: &'static str,
     pub display_name: &'static str,
@@ -161,7 +161,7 @@ mod tests {
         Ok(())
     }
 
-    fn refuse(_: &Value, _: &BuildContext) -> Result<Box<dyn DynDestination>, ConfigError> {
+    fn reject_build(_: &Value, _: &BuildContext) -> Result<Box<dyn DynDestination>, ConfigError> {
         Err(ConfigError::new("type", "test descriptor cannot be built"))
     }
 
@@ -185,7 +185,7 @@ mod tests {
         limits: LIMITS,
         config_schema: no_schema,
         validate: accept,
-        build: refuse,
+        build: reject_build,
         example_config: example,
         decode_request: decode,
     };
@@ -196,7 +196,7 @@ mod tests {
         limits: LIMITS,
         config_schema: no_schema,
         validate: accept,
-        build: refuse,
+        build: reject_build,
         example_config: example,
         decode_request: decode,
     };

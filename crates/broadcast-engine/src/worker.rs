@@ -25,7 +25,7 @@ use crate::queue::{Delivery, DeliveryUpdate, TraceQueue};
 use crate::settings::DeliverySettings;
 use crate::stats::DestinationStats;
 
-/// Longest a worker sleeps without checking the queue, as a guard against a missed wake-up.
+/// Maximum time a worker sleeps without checking the queue, as a guard against a missed wake-up.
 const MAX_IDLE_WAIT: Duration = Duration::from_secs(5);
 
 /// Shortest interval between two log lines about the same kind of failure of one destination.
@@ -158,7 +158,7 @@ impl Worker {
         result
     }
 
-    /// Sends one packed request, splitting it on "too large" answers.
+    /// Sends one packed request, splitting it on "too large" responses.
     async fn send_splitting(
         &mut self,
         request: Vec<(Delivery, EncodedEvent)>,

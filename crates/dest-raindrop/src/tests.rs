@@ -103,7 +103,8 @@ fn config_errors_never_quote_write_key() {
 fn config_unknown_key_lists_known() {
     let error = validate(&json!({"write_key": "rk_x", "writekey": "rk_y"})).err();
     let message = error.map(|error| error.to_string()).unwrap_or_default();
-    assert!(message.contains("writekey") && message.contains("known keys"), "{message}");
+    assert!(message.contains("writekey"), "{message}");
+    assert!(message.contains("known keys"), "{message}");
 }
 
 #[test]
@@ -178,7 +179,8 @@ fn tool_calls_summarised_as_output() {
     assert_eq!(event["properties"]["finish_reason"], "tool_calls");
     assert_eq!(event["properties"]["tool_calls"], json!(["get_weather"]));
     let text = event.to_string();
-    assert!(!text.contains("\"null\"") && !text.contains("None"), "{text}");
+    assert!(!text.contains("\"null\""), "{text}");
+    assert!(!text.contains("None"), "{text}");
 }
 
 #[test]
