@@ -441,11 +441,23 @@ pub struct Timing {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_token_at: Option<DateTime<Utc>>,
     pub ended_at: DateTime<Utc>,
+    /// False when the envelope gave no latency and not both start and end: the times are then
+    /// an estimate of when the request happened, and the duration is unknown.
+    #[serde(default = "duration_known_default")]
+    pub duration_known: bool,
+}
+
+fn duration_known_default() -> bool {
+    true
 }
 
 impl Timing {
-    pub fn duration_ms(&self) -> i64 {
-        (self.ended_at - self.started_at).num_milliseconds().max(0)
+    /// Returns the duration in milliseconds, or `None` when the envelope did not give it.
+    pub fn duration_ms(&self) -> Option<i64> {
+        if !self.duration_known {
+            return None;
+        }
+        Some((self.ended_at - self.started_at).num_milliseconds().max(0))
     }
 
     pub fn time_to_first_token_ms(&self) -> Option<i64> {

@@ -60,7 +60,7 @@ mod tests {
     #[test]
     fn truncate_never_splits_emoji() {
         // "abcdefghijklmno" is 15 bytes and the 4-byte emoji covers bytes 15 to 18.
-        let text = "abcdefghijklmno🙂 tail text";
+        let text = "abcdefghijklmno🙂 tail text that is longer than the limit";
         let limit = 15 + TRUNCATION_MARKER.len() + 1;
         let cut = truncate_with_marker(text, limit);
         assert_eq!(cut, format!("abcdefghijklmno{TRUNCATION_MARKER}"));
@@ -69,7 +69,7 @@ mod tests {
 
     #[test]
     fn truncate_never_splits_two_byte_char() {
-        let text = "abcdefghijklmnoé and more";
+        let text = "abcdefghijklmnoé and more text past the limit";
         let limit = 16 + TRUNCATION_MARKER.len();
         let cut = truncate_with_marker(text, limit);
         assert_eq!(cut, format!("abcdefghijklmno{TRUNCATION_MARKER}"));

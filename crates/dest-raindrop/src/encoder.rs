@@ -165,7 +165,7 @@ pub fn properties(trace: &ExportTrace) -> Map<String, Value> {
     put("ai.usage.completion_tokens", usage.completion_tokens.map(Value::from));
     put("ai.usage.total_tokens", usage.total().map(Value::from));
 
-    put("duration_ms", Some(Value::from(trace.timing.duration_ms())));
+    put("duration_ms", trace.timing.duration_ms().map(Value::from));
     put("time_to_first_token_ms", trace.timing.time_to_first_token_ms().map(Value::from));
     put("finish_reason", trace.finish_reason.clone().map(Value::from));
     put("native_finish_reason", trace.native_finish_reason.clone().map(Value::from));

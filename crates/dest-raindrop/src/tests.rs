@@ -269,3 +269,14 @@ fn truncation_respects_char_boundaries() {
         assert!(output.starts_with("数据已收到"), "output start lost at limit {limit}");
     }
 }
+
+#[test]
+fn unknown_duration_left_out() {
+    let mut envelope = chat(json!([{"role": "user", "content": "Hi"}]), json!({"role": "assistant", "content": "Yo"}), json!({}));
+    let object = envelope.as_object_mut().expect("envelope is an object");
+    object.remove("started_at");
+    object.remove("ended_at");
+    let event = event_of(&trace(envelope), PrivacyMode::Off, LIMIT);
+    assert!(event["properties"].get("duration_ms").is_none(), "{}", event["properties"]);
+    assert_eq!(event["timestamp"], "2026-01-01T00:00:00.000Z", "the response's created time dates the event");
+}
