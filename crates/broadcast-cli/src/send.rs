@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use broadcast_core::ingest::normalise;
-use broadcast_engine::{DestinationStatus, Engine, SqliteQueue, TraceQueue};
+use broadcast_engine::{DestinationStore, StaticDestinations, DestinationStatus, Engine, SqliteQueue, TraceQueue};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::config_file::ConfigFile;
@@ -25,9 +25,10 @@ pub async fn run(config_path: PathBuf, inputs: Vec<PathBuf>) -> anyhow::Result<i
     let config = ConfigFile::load(&config_path)?;
     let registry = destinations_all::registry()?;
     let queue: Arc<dyn TraceQueue> = Arc::new(SqliteQueue::in_memory()?);
+    let store = StaticDestinations(config.destination_specs());
     let engine = Engine::start(
         &registry,
-        config.destination_specs(),
+        store.destinations().await?,
         queue,
         config.delivery.clone(),
     )?;

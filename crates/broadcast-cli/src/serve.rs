@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use broadcast_core::ingest::{normalise, split_envelopes};
-use broadcast_engine::{Engine, SqliteQueue, TraceQueue};
+use broadcast_engine::{DestinationStore, StaticDestinations, Engine, SqliteQueue, TraceQueue};
 use serde_json::json;
 
 use crate::config_file::ConfigFile;
@@ -56,7 +56,8 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
     let queue_path = data_dir.join(QUEUE_FILE);
     let queue: Arc<dyn TraceQueue> = Arc::new(SqliteQueue::open(&queue_path)?);
     let registry = destinations_all::registry()?;
-    let specs = config.destination_specs();
+    let store = StaticDestinations(config.destination_specs());
+    let specs = store.destinations().await?;
     if specs.is_empty() {
         tracing::warn!("No destinations configured; accepted traces are not sent anywhere.");
     }

@@ -13,6 +13,7 @@ pub mod queue;
 mod routing;
 mod settings;
 mod stats;
+mod store;
 mod worker;
 
 pub use engine::{
@@ -23,3 +24,4 @@ pub use queue::{SqliteQueue, TraceQueue};
 pub use routing::is_sampled;
 pub use settings::DeliverySettings;
 pub use stats::StatsSnapshot;
+pub use store::{DestinationStore, StaticDestinations, StoreError};
