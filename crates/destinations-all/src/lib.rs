@@ -8,8 +8,13 @@
 use broadcast_core::registry::DuplicateTypeError;
 use broadcast_core::Registry;
 
-/// The type name of each linked destination crate, referenced so the linker keeps it.
-pub const LINKED: &[&str] = &[<dest_raindrop::RaindropDestination as broadcast_core::Destination>::TYPE_NAME];
+use broadcast_core::Destination;
+
+/// The type name of each linked destination, referenced so the linker keeps its crate.
+/// Add one line per destination type, in alphabetical order.
+pub const LINKED: &[&str] = &[
+    dest_raindrop::RaindropDestination::TYPE_NAME,
+];
 
 /// Loads the registry of every linked destination and checks that each crate in [`LINKED`]
 /// registered itself.
