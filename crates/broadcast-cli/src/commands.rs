@@ -80,3 +80,32 @@ pub async fn test_connection(config_path: PathBuf) -> anyhow::Result<i32> {
     }
     Ok(if failures > 0 { 1 } else { 0 })
 }
+
+/// Prints the table DDL of one destination of the config file.
+pub fn ddl(config_path: PathBuf, destination: &str) -> anyhow::Result<i32> {
+    let config = ConfigFile::load(&config_path)?;
+    let registry = destinations_all::registry()?;
+    let specs = config.destination_specs();
+    let matching: Vec<_> = specs
+        .iter()
+        .filter(|spec| spec.key == destination || spec.name == destination)
+        .collect();
+    let spec = match matching.as_slice() {
+        [spec] => *spec,
+        [] => {
+            let known: Vec<&str> = specs.iter().map(|spec| spec.key.as_str()).collect();
+            anyhow::bail!("no destination named `{destination}` in {}; configured: {}", config_path.display(), known.join(", "));
+        }
+        _ => anyhow::bail!("several accounts have a destination named `{destination}`; pass ACCOUNT/NAME"),
+    };
+    let Some(descriptor) = registry.get(&spec.type_name) else {
+        anyhow::bail!("destination `{}` has the unknown type `{}`", spec.key, spec.type_name);
+    };
+    match (descriptor.ddl)(&spec.config)? {
+        Some(sql) => {
+            println!("{sql}");
+            Ok(0)
+        }
+        None => anyhow::bail!("destination `{}` of type `{}` writes to no table, so it has no DDL", spec.key, spec.type_name),
+    }
+}

@@ -61,6 +61,15 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print the SQL that creates the table of a table destination (ClickHouse, Snowflake).
+    Ddl {
+        /// Config file (TOML).
+        #[arg(long)]
+        config: PathBuf,
+        /// Destination name, or ACCOUNT/NAME when several accounts use the name.
+        #[arg(long)]
+        destination: String,
+    },
     /// Test the connection of every destination in a config file.
     ///
     /// Exits with 1 when a test failed.
@@ -97,6 +106,10 @@ fn main() {
             .map(|()| 0),
             Command::Destinations { json } => commands::destinations(json),
             Command::TestConnection { config } => commands::test_connection(config).await,
+            Command::Ddl {
+                config,
+                destination,
+            } => commands::ddl(config, &destination),
         }
     });
     match result {

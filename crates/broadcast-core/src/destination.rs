@@ -140,6 +140,12 @@ pub trait Destination: Send + Sync + Sized + 'static {
     /// answer. Does not retry.
     async fn export(&self, events: &[EncodedEvent]) -> ExportOutcome;
 
+    /// Returns the SQL that creates the table this destination writes to, for destinations
+    /// that write to a table the user creates (ClickHouse, Snowflake). `None` for the others.
+    fn ddl(_config: &Self::Config) -> Option<String> {
+        None
+    }
+
     /// Decodes a request body this destination produced back into one JSON value per event.
     /// The conformance suite uses it to count events and check sizes.
     ///

@@ -26,6 +26,8 @@ pub struct DestinationDescriptor {
     pub build: fn(&Value, &BuildContext) -> Result<Box<dyn DynDestination>, ConfigError>,
     pub example_config: fn(&str) -> Value,
     pub decode_request: fn(&[u8]) -> Result<Vec<Value>, String>,
+    /// Validates a raw config and returns the table DDL, if the destination has one.
+    pub ddl: fn(&Value) -> Result<Option<String>, ConfigError>,
 }
 
 inventory::collect!(DestinationDescriptor);
@@ -53,8 +55,13 @@ impl DestinationDescriptor {
             build: build_erased::<T>,
             example_config: T::example_config,
             decode_request: T::decode_request,
+            ddl: ddl_erased::<T>,
         }
     }
+}
+
+fn ddl_erased<T: Destination>(raw: &Value) -> Result<Option<String>, ConfigError> {
+    Ok(T::ddl(&T::validate(raw)?))
 }
 
 fn validate_erased<T: Destination>(raw: &Value) -> Result<(), ConfigError> {
@@ -173,6 +180,10 @@ mod tests {
         Ok(Vec::new())
     }
 
+    fn no_ddl(_: &Value) -> Result<Option<String>, ConfigError> {
+        Ok(None)
+    }
+
     const LIMITS: Limits = Limits {
         max_events_per_request: 1,
         max_request_bytes: 1,
@@ -188,6 +199,7 @@ mod tests {
         build: reject_build,
         example_config: example,
         decode_request: decode,
+        ddl: no_ddl,
     };
 
     static SECOND: DestinationDescriptor = DestinationDescriptor {
@@ -199,6 +211,7 @@ mod tests {
         build: reject_build,
         example_config: example,
         decode_request: decode,
+        ddl: no_ddl,
     };
 
     #[test]
