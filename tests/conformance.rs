@@ -156,7 +156,7 @@ async fn every_corpus_trace_exports() {
         engine.ingest(traces.clone()).await.expect("traces queued");
         wait_until_idle(&engine, WAIT).await;
 
-        let stats = engine.status()[0].stats;
+        let stats = engine.status()[0].stats.clone();
         assert_eq!(stats.delivered, traces.len() as u64, "{}: {stats:?}", descriptor.type_name);
         assert_eq!(stats.failed, 0, "{}: {stats:?}", descriptor.type_name);
         let requests = endpoint.requests();
@@ -183,7 +183,7 @@ async fn server_error_retried_same_body() {
         assert_eq!(requests.len(), 2, "{}: expected one retry", descriptor.type_name);
         assert_eq!(requests[0].answered, 503);
         assert_eq!(requests[1].body_text(), requests[0].body_text(), "{}: retry changed the body (and its event ids)", descriptor.type_name);
-        let stats = engine.status()[0].stats;
+        let stats = engine.status()[0].stats.clone();
         assert_eq!((stats.delivered, stats.retried, stats.failed), (1, 1, 0), "{}", descriptor.type_name);
         engine.shutdown(None).await;
     }
@@ -203,9 +203,9 @@ async fn bad_request_not_retried() {
         let requests = endpoint.requests();
         let events: usize = requests.iter().map(|request| events_in(descriptor, request).len()).sum();
         assert_eq!(events, traces.len(), "{}: each event sent once, never again", descriptor.type_name);
-        let stats = engine.status()[0].stats;
+        let stats = engine.status()[0].stats.clone();
         assert_eq!((stats.delivered, stats.retried, stats.failed), (0, 0, 3), "{}", descriptor.type_name);
-        let failed = engine.queue().failed("test/reject", 10).await.expect("failed list readable");
+        let failed = engine.queue().failed("test/reject", 0, 10).await.expect("failed list readable");
         assert_eq!(failed.len(), 3);
         assert!(failed[0].reason.contains("HTTP 400"), "{}: reason {:?}", descriptor.type_name, failed[0].reason);
         engine.shutdown(None).await;
@@ -260,7 +260,7 @@ async fn too_large_splits_to_single_events() {
         engine.ingest(traces.clone()).await.expect("traces queued");
         wait_until_idle(&engine, WAIT).await;
 
-        let stats = engine.status()[0].stats;
+        let stats = engine.status()[0].stats.clone();
         assert_eq!(stats.delivered, traces.len() as u64, "{}: {stats:?}", descriptor.type_name);
         let requests = endpoint.requests();
         assert!(
@@ -289,9 +289,9 @@ async fn too_large_single_event_fails_once() {
         wait_until_idle(&engine, WAIT).await;
 
         assert_eq!(endpoint.requests().len(), 1, "{}: a lone event must not be re-sent", descriptor.type_name);
-        let stats = engine.status()[0].stats;
+        let stats = engine.status()[0].stats.clone();
         assert_eq!((stats.delivered, stats.failed), (0, 1), "{}", descriptor.type_name);
-        let failed = engine.queue().failed("test/huge", 10).await.expect("failed list readable");
+        let failed = engine.queue().failed("test/huge", 0, 10).await.expect("failed list readable");
         assert!(failed[0].reason.contains("too large"), "{}: {:?}", descriptor.type_name, failed[0].reason);
         engine.shutdown(None).await;
     }
@@ -398,7 +398,7 @@ async fn large_events_shrunk_and_packed() {
         engine.ingest(traces.clone()).await.expect("traces queued");
         wait_until_idle(&engine, WAIT).await;
 
-        let stats = engine.status()[0].stats;
+        let stats = engine.status()[0].stats.clone();
         assert_eq!(stats.delivered, 4, "{}: {stats:?}", descriptor.type_name);
         assert!(stats.truncated >= 1, "{}: the oversized event was not marked truncated", descriptor.type_name);
         let requests = endpoint.requests();

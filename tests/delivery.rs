@@ -125,7 +125,7 @@ async fn timeout_retry_keeps_ids() {
     let ids = event_ids(&endpoint);
     assert_eq!(ids.len(), 2, "one timed-out attempt and one retry");
     assert_eq!(ids[0], ids[1], "the retry must carry the same event id");
-    let stats = engine.status()[0].stats;
+    let stats = engine.status()[0].stats.clone();
     assert_eq!((stats.delivered, stats.retried), (1, 1));
     engine.shutdown(None).await;
 }
@@ -160,9 +160,9 @@ async fn throttled_without_retry_after_gives_up() {
 
     let attempts = fast_settings().max_attempts as usize;
     assert_eq!(endpoint.requests().len(), attempts, "backoff up to the attempt limit, then stop");
-    let stats = engine.status()[0].stats;
+    let stats = engine.status()[0].stats.clone();
     assert_eq!((stats.delivered, stats.failed), (0, 1));
-    let failed = engine.queue().failed("test/throttled", 10).await.expect("failed list readable");
+    let failed = engine.queue().failed("test/throttled", 0, 10).await.expect("failed list readable");
     assert!(failed[0].reason.contains("retries exhausted"), "{:?}", failed[0].reason);
     engine.shutdown(None).await;
 }

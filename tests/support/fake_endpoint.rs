@@ -99,7 +99,12 @@ impl FakeEndpoint {
             responder: None,
             requests: Vec::new(),
         }));
-        let app = Router::new().fallback(answer).with_state(Arc::clone(&inner));
+        // No body limit: the endpoint stands in for receivers that accept large objects, and
+        // each destination's own limits are what the tests check.
+        let app = Router::new()
+            .fallback(answer)
+            .layer(axum::extract::DefaultBodyLimit::disable())
+            .with_state(Arc::clone(&inner));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind a loopback port for the fake endpoint");

@@ -79,6 +79,7 @@ pub fn fast_settings() -> DeliverySettings {
         max_retry_duration: Duration::from_secs(30),
         request_timeout: Duration::from_secs(5),
         shutdown_grace: Duration::from_secs(5),
+        ..DeliverySettings::default()
     }
 }
 
@@ -101,6 +102,8 @@ pub fn spec_for(
         enabled: true,
         privacy,
         sampling_rate: 1.0,
+        api_key_hashes: None,
+        filter_rules: None,
         config: (descriptor.example_config)(&endpoint.url()),
     }
 }

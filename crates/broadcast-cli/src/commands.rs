@@ -58,22 +58,22 @@ pub async fn test_connection(config_path: PathBuf) -> anyhow::Result<i32> {
     }
     for spec in specs {
         let Some(descriptor) = registry.get(&spec.type_name) else {
-            println!("{}: FAILED: unknown type `{}` (registered: {})", spec.key, spec.type_name, registry.type_names().join(", "));
+            println!("{}/{}: FAILED: unknown type `{}` (registered: {})", spec.account_id, spec.name, spec.type_name, registry.type_names().join(", "));
             failures += 1;
             continue;
         };
         let destination = match (descriptor.build)(&spec.config, &context) {
             Ok(destination) => destination,
             Err(error) => {
-                println!("{}: FAILED: {error}", spec.key);
+                println!("{}/{}: FAILED: {error}", spec.account_id, spec.name);
                 failures += 1;
                 continue;
             }
         };
         match destination.test_connection().await {
-            Ok(()) => println!("{}: ok", spec.key),
+            Ok(()) => println!("{}/{}: ok", spec.account_id, spec.name),
             Err(error) => {
-                println!("{}: FAILED: {error}", spec.key);
+                println!("{}/{}: FAILED: {error}", spec.account_id, spec.name);
                 failures += 1;
             }
         }
@@ -88,24 +88,24 @@ pub fn ddl(config_path: PathBuf, destination: &str) -> anyhow::Result<i32> {
     let specs = config.destination_specs();
     let matching: Vec<_> = specs
         .iter()
-        .filter(|spec| spec.key == destination || spec.name == destination)
+        .filter(|spec| format!("{}/{}", spec.account_id, spec.name) == destination || spec.name == destination)
         .collect();
     let spec = match matching.as_slice() {
         [spec] => *spec,
         [] => {
-            let known: Vec<&str> = specs.iter().map(|spec| spec.key.as_str()).collect();
+            let known: Vec<String> = specs.iter().map(|spec| format!("{}/{}", spec.account_id, spec.name)).collect();
             anyhow::bail!("no destination named `{destination}` in {}; configured: {}", config_path.display(), known.join(", "));
         }
         _ => anyhow::bail!("several accounts have a destination named `{destination}`; pass ACCOUNT/NAME"),
     };
     let Some(descriptor) = registry.get(&spec.type_name) else {
-        anyhow::bail!("destination `{}` has the unknown type `{}`", spec.key, spec.type_name);
+        anyhow::bail!("destination `{}` has the unknown type `{}`", spec.name, spec.type_name);
     };
     match (descriptor.ddl)(&spec.config)? {
         Some(sql) => {
             println!("{sql}");
             Ok(0)
         }
-        None => anyhow::bail!("destination `{}` of type `{}` writes to no table, so it has no DDL", spec.key, spec.type_name),
+        None => anyhow::bail!("destination `{}` of type `{}` writes to no table, so it has no DDL", spec.name, spec.type_name),
     }
 }

@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use broadcast_core::PrivacyMode;
+use broadcast_engine::rules::FilterRules;
 use broadcast_engine::{DeliverySettings, DestinationSpec};
 use serde::Deserialize;
 use serde_json::Value;
@@ -56,6 +57,11 @@ pub struct DestinationSection {
     pub privacy_mode: bool,
     #[serde(default = "default_sampling_rate")]
     pub sampling_rate: f64,
+    /// Hashes of the API keys whose traces are sent; absent sends every key's traces.
+    #[serde(default)]
+    pub api_key_hashes: Option<Vec<String>>,
+    #[serde(default)]
+    pub filter_rules: Option<FilterRules>,
     #[serde(default = "empty_config")]
     pub config: Value,
 }
@@ -166,18 +172,29 @@ impl ConfigFile {
             .iter()
             .flat_map(|account| {
                 account.destinations.iter().map(move |destination| DestinationSpec {
-                    key: format!("{}/{}", account.id, destination.name),
+                    key: config_destination_id(&account.id, &destination.name),
                     account_id: account.id.clone(),
                     name: destination.name.clone(),
                     type_name: destination.type_name.clone(),
                     enabled: destination.enabled,
                     privacy: PrivacyMode::from_flag(destination.privacy_mode),
                     sampling_rate: destination.sampling_rate,
+                    api_key_hashes: destination.api_key_hashes.clone(),
+                    filter_rules: destination.filter_rules.clone(),
                     config: destination.config.clone(),
                 })
             })
             .collect()
     }
+}
+
+/// The id of a config-file destination: derived from its account and name, so it is the same
+/// on every start and queued deliveries find it again.
+pub fn config_destination_id(account_id: &str, name: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("{account_id}\u{0}{name}").as_bytes());
+    let hex: String = digest[..8].iter().map(|byte| format!("{byte:02x}")).collect();
+    format!("cfg-{hex}")
 }
 
 fn syntax_error(text: &str, path: &Path, error: &toml::de::Error) -> ConfigFileError {
@@ -278,7 +295,8 @@ base_url = "http://127.0.0.1:9999"
         };
         let specs = config.destination_specs();
         assert_eq!(specs.len(), 1);
-        assert_eq!(specs[0].key, "acme/Production Raindrop");
+        assert_eq!(specs[0].key, config_destination_id("acme", "Production Raindrop"));
+        assert!(specs[0].key.starts_with("cfg-"));
         assert!(specs[0].enabled);
         assert_eq!(specs[0].privacy, PrivacyMode::Off);
         assert_eq!(specs[0].sampling_rate, 1.0);

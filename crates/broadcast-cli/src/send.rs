@@ -118,17 +118,17 @@ const MAX_FAILURES_SHOWN: usize = 10;
 
 async fn print_failures(engine: &Engine, status: &[DestinationStatus]) {
     for destination in status.iter().filter(|destination| destination.stats.failed > 0) {
-        let failed = match engine.queue().failed(&destination.key, MAX_FAILURES_SHOWN).await {
+        let failed = match engine.queue().failed(&destination.key, 0, MAX_FAILURES_SHOWN).await {
             Ok(failed) => failed,
             Err(error) => {
-                eprintln!("error: cannot list failed deliveries of {}: {error}", destination.key);
+                eprintln!("error: cannot list failed deliveries of {}/{}: {error}", destination.account_id, destination.name);
                 continue;
             }
         };
         for delivery in failed {
             eprintln!(
-                "failed: {} generation {}: {}",
-                destination.key, delivery.generation_id, delivery.reason
+                "failed: {}/{} generation {}: {}",
+                destination.account_id, destination.name, delivery.generation_id, delivery.reason
             );
         }
     }
@@ -141,10 +141,10 @@ fn print_summary(traces: usize, rejected: usize, warnings: usize, status: &[Dest
         "DESTINATION", "TYPE", "DELIVERED", "RETRIED", "FAILED", "SAMPLED", "TRUNCATED"
     );
     for destination in status {
-        let stats = destination.stats;
+        let stats = &destination.stats;
         println!(
             "{:<40} {:<10} {:>9} {:>8} {:>7} {:>8} {:>9}",
-            destination.key,
+            format!("{}/{}", destination.account_id, destination.name),
             destination.type_name,
             stats.delivered,
             stats.retried,

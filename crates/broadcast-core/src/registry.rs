@@ -100,7 +100,7 @@ pub struct DuplicateTypeError {
 }
 
 /// The registered destination types, by type name.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Registry {
     by_name: BTreeMap<&'static str, &'static DestinationDescriptor>,
 }

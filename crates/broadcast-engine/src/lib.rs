@@ -11,17 +11,19 @@ mod engine;
 mod packing;
 pub mod queue;
 mod routing;
+pub mod rules;
 mod settings;
 mod stats;
 mod store;
 mod worker;
 
 pub use engine::{
-    DestinationSpec, DestinationStatus, Engine, EngineError, IngestReceipt, ShutdownReport,
+    DestinationSpec, DestinationStatus, Engine, EngineError, IngestReceipt, PreparedDestination,
+    ShutdownReport,
 };
 pub use packing::FRAMING_ALLOWANCE_BYTES;
 pub use queue::{SqliteQueue, TraceQueue};
 pub use routing::is_sampled;
 pub use settings::DeliverySettings;
-pub use stats::StatsSnapshot;
+pub use stats::{DeliveryState, Histogram, LastError, StatsSnapshot, LATENCY_BUCKETS};
 pub use store::{DestinationStore, StaticDestinations, StoreError};

@@ -26,6 +26,12 @@ pub struct DeliverySettings {
     /// the queue.
     #[serde(with = "seconds", rename = "shutdown_grace_secs")]
     pub shutdown_grace: Duration,
+    /// Largest backlog of one destination, in bytes of stored traces; past it the oldest
+    /// pending traces are dropped and counted.
+    pub max_backlog_bytes: u64,
+    /// Oldest a pending trace may get before it is dropped and counted.
+    #[serde(with = "seconds", rename = "max_backlog_age_secs")]
+    pub max_backlog_age: Duration,
 }
 
 impl Default for DeliverySettings {
@@ -37,6 +43,8 @@ impl Default for DeliverySettings {
             max_retry_duration: Duration::from_secs(600),
             request_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(10),
+            max_backlog_bytes: 1024 * 1024 * 1024,
+            max_backlog_age: Duration::from_secs(24 * 60 * 60),
         }
     }
 }

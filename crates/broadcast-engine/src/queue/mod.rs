@@ -58,6 +58,7 @@ pub struct FailedDelivery {
     pub seq: i64,
     pub generation_id: String,
     pub reason: String,
+    pub attempts: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -98,7 +99,33 @@ pub trait TraceQueue: Send + Sync + 'static {
     /// Counts pending deliveries of `destination`.
     async fn pending_count(&self, destination: &str) -> Result<u64, QueueError>;
 
-    /// Lists failed deliveries of `destination`, oldest first.
-    async fn failed(&self, destination: &str, limit: usize)
-        -> Result<Vec<FailedDelivery>, QueueError>;
+    /// Lists failed deliveries of `destination`, oldest first, skipping `offset` of them.
+    async fn failed(
+        &self,
+        destination: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<FailedDelivery>, QueueError>;
+
+    /// Counts failed deliveries of `destination`.
+    async fn failed_count(&self, destination: &str) -> Result<u64, QueueError>;
+
+    /// Makes failed deliveries of `destination` pending again with no attempts counted: the
+    /// ones whose generation id is in `generation_ids`, or all when it is `None`. Returns how
+    /// many were made pending.
+    async fn redeliver(
+        &self,
+        destination: &str,
+        generation_ids: Option<Vec<String>>,
+    ) -> Result<u64, QueueError>;
+
+    /// Drops the oldest pending deliveries of `destination` until its backlog holds at most
+    /// `max_bytes` of traces and nothing queued before `min_enqueued_ms`. Returns how many were
+    /// dropped.
+    async fn trim(
+        &self,
+        destination: &str,
+        max_bytes: u64,
+        min_enqueued_ms: i64,
+    ) -> Result<u64, QueueError>;
 }

@@ -16,26 +16,28 @@ use tokio::sync::oneshot;
 
 use super::{Delivery, DeliveryUpdate, FailedDelivery, NewTrace, QueueError, TraceQueue};
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS traces (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    generation_id TEXT NOT NULL,
-    body BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS deliveries (
-    destination TEXT NOT NULL,
-    seq INTEGER NOT NULL REFERENCES traces(seq),
-    failed INTEGER NOT NULL DEFAULT 0,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    first_failure_ms INTEGER,
-    next_attempt_ms INTEGER NOT NULL DEFAULT 0,
-    last_error TEXT,
-    PRIMARY KEY (destination, seq)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS deliveries_due
-    ON deliveries (destination, failed, next_attempt_ms, seq);
-CREATE INDEX IF NOT EXISTS deliveries_by_seq ON deliveries (seq);
-";
+/// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE traces (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        generation_id TEXT NOT NULL,
+        body BLOB NOT NULL,
+        size INTEGER NOT NULL,
+        enqueued_ms INTEGER NOT NULL
+    );
+    CREATE TABLE deliveries (
+        destination TEXT NOT NULL,
+        seq INTEGER NOT NULL REFERENCES traces(seq),
+        failed INTEGER NOT NULL DEFAULT 0,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        first_failure_ms INTEGER,
+        next_attempt_ms INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        PRIMARY KEY (destination, seq)
+    ) WITHOUT ROWID;
+    CREATE INDEX deliveries_due ON deliveries (destination, failed, next_attempt_ms, seq);
+    CREATE INDEX deliveries_by_seq ON deliveries (seq);",
+];
 
 /// Most enqueue commands committed in one transaction.
 const MAX_GROUP_COMMIT: usize = 256;
@@ -48,7 +50,29 @@ enum Command {
     NextDue(String, Reply<Option<i64>>),
     Update(String, Vec<DeliveryUpdate>, Reply<()>),
     PendingCount(String, Reply<u64>),
-    Failed(String, usize, Reply<Vec<FailedDelivery>>),
+    Failed(String, usize, usize, Reply<Vec<FailedDelivery>>),
+    FailedCount(String, Reply<u64>),
+    Redeliver(String, Option<Vec<String>>, Reply<u64>),
+    Trim(String, u64, i64, Reply<u64>),
+}
+
+fn migrate(connection: &Connection) -> Result<(), QueueError> {
+    let applied: usize = connection
+        .query_row("PRAGMA user_version", [], |row| row.get::<_, i64>(0))
+        .map_err(storage)?
+        .max(0) as usize;
+    if applied > MIGRATIONS.len() {
+        return Err(QueueError::Storage(format!(
+            "the queue database has schema version {applied}, newer than this broadcast ({}); upgrade broadcast or use another data directory",
+            MIGRATIONS.len()
+        )));
+    }
+    for (index, migration) in MIGRATIONS.iter().enumerate().skip(applied) {
+        connection
+            .execute_batch(&format!("BEGIN; {migration}; PRAGMA user_version = {}; COMMIT;", index + 1))
+            .map_err(storage)?;
+    }
+    Ok(())
 }
 
 /// A [`TraceQueue`] in an SQLite database.
@@ -81,7 +105,7 @@ impl SqliteQueue {
                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
             )
             .map_err(storage)?;
-        connection.execute_batch(SCHEMA).map_err(storage)?;
+        migrate(&connection)?;
         let (sender, receiver) = mpsc::channel();
         std::thread::Builder::new()
             .name("broadcast-queue".into())
@@ -140,10 +164,37 @@ impl TraceQueue for SqliteQueue {
     async fn failed(
         &self,
         destination: &str,
+        offset: usize,
         limit: usize,
     ) -> Result<Vec<FailedDelivery>, QueueError> {
         let destination = destination.to_string();
-        self.call(|reply| Command::Failed(destination, limit, reply))
+        self.call(|reply| Command::Failed(destination, offset, limit, reply))
+            .await
+    }
+
+    async fn failed_count(&self, destination: &str) -> Result<u64, QueueError> {
+        let destination = destination.to_string();
+        self.call(|reply| Command::FailedCount(destination, reply)).await
+    }
+
+    async fn redeliver(
+        &self,
+        destination: &str,
+        generation_ids: Option<Vec<String>>,
+    ) -> Result<u64, QueueError> {
+        let destination = destination.to_string();
+        self.call(|reply| Command::Redeliver(destination, generation_ids, reply))
+            .await
+    }
+
+    async fn trim(
+        &self,
+        destination: &str,
+        max_bytes: u64,
+        min_enqueued_ms: i64,
+    ) -> Result<u64, QueueError> {
+        let destination = destination.to_string();
+        self.call(|reply| Command::Trim(destination, max_bytes, min_enqueued_ms, reply))
             .await
     }
 }
@@ -186,7 +237,7 @@ fn insert_all<'a>(
     let transaction = connection.transaction().map_err(|error| error.to_string())?;
     {
         let mut insert_trace = transaction
-            .prepare_cached("INSERT INTO traces (generation_id, body) VALUES (?1, ?2)")
+            .prepare_cached("INSERT INTO traces (generation_id, body, size, enqueued_ms) VALUES (?1, ?2, ?3, ?4)")
             .map_err(|error| error.to_string())?;
         let mut insert_delivery = transaction
             .prepare_cached("INSERT OR IGNORE INTO deliveries (destination, seq) VALUES (?1, ?2)")
@@ -196,8 +247,10 @@ fn insert_all<'a>(
                 continue;
             }
             let body = serde_json::to_vec(&*new_trace.trace).map_err(|error| error.to_string())?;
+            let size = body.len() as i64;
+            let now_ms = chrono::Utc::now().timestamp_millis();
             insert_trace
-                .execute(params![new_trace.trace.ids.generation_id, body])
+                .execute(params![new_trace.trace.ids.generation_id, body, size, now_ms])
                 .map_err(|error| error.to_string())?;
             let seq = transaction.last_insert_rowid();
             for destination in &new_trace.destinations {
@@ -240,8 +293,25 @@ fn execute(connection: &mut Connection, command: Command) {
                 .map_err(storage);
             let _ = reply.send(result);
         }
-        Command::Failed(destination, limit, reply) => {
-            let _ = reply.send(failed(connection, &destination, limit));
+        Command::Failed(destination, offset, limit, reply) => {
+            let _ = reply.send(failed(connection, &destination, offset, limit));
+        }
+        Command::FailedCount(destination, reply) => {
+            let result = connection
+                .query_row(
+                    "SELECT COUNT(*) FROM deliveries WHERE destination = ?1 AND failed = 1",
+                    params![destination],
+                    |row| row.get::<_, i64>(0),
+                )
+                .map(|count| count.max(0) as u64)
+                .map_err(storage);
+            let _ = reply.send(result);
+        }
+        Command::Redeliver(destination, generation_ids, reply) => {
+            let _ = reply.send(redeliver(connection, &destination, generation_ids.as_deref()));
+        }
+        Command::Trim(destination, max_bytes, min_enqueued_ms, reply) => {
+            let _ = reply.send(trim(connection, &destination, max_bytes, min_enqueued_ms));
         }
     }
 }
@@ -354,25 +424,103 @@ fn delete_trace_if_done(connection: &Connection, seq: i64) -> Result<(), QueueEr
 fn failed(
     connection: &Connection,
     destination: &str,
+    offset: usize,
     limit: usize,
 ) -> Result<Vec<FailedDelivery>, QueueError> {
     let mut statement = connection
         .prepare_cached(
-            "SELECT d.seq, t.generation_id, COALESCE(d.last_error, '')
+            "SELECT d.seq, t.generation_id, COALESCE(d.last_error, ''), d.attempts
              FROM deliveries d JOIN traces t ON t.seq = d.seq
-             WHERE d.destination = ?1 AND d.failed = 1 ORDER BY d.seq LIMIT ?2",
+             WHERE d.destination = ?1 AND d.failed = 1 ORDER BY d.seq LIMIT ?2 OFFSET ?3",
         )
         .map_err(storage)?;
     let rows = statement
-        .query_map(params![destination, limit as i64], |row| {
+        .query_map(params![destination, limit as i64, offset as i64], |row| {
             Ok(FailedDelivery {
                 seq: row.get(0)?,
                 generation_id: row.get(1)?,
                 reason: row.get(2)?,
+                attempts: row.get(3)?,
             })
         })
         .map_err(storage)?;
     rows.collect::<Result<_, _>>().map_err(storage)
+}
+
+fn redeliver(
+    connection: &mut Connection,
+    destination: &str,
+    generation_ids: Option<&[String]>,
+) -> Result<u64, QueueError> {
+    let transaction = connection.transaction().map_err(storage)?;
+    let changed = match generation_ids {
+        None => transaction
+            .execute(
+                "UPDATE deliveries SET failed = 0, attempts = 0, first_failure_ms = NULL, next_attempt_ms = 0
+                 WHERE destination = ?1 AND failed = 1",
+                params![destination],
+            )
+            .map_err(storage)?,
+        Some(ids) => {
+            let mut changed = 0;
+            for id in ids {
+                changed += transaction
+                    .execute(
+                        "UPDATE deliveries SET failed = 0, attempts = 0, first_failure_ms = NULL, next_attempt_ms = 0
+                         WHERE destination = ?1 AND failed = 1
+                           AND seq IN (SELECT seq FROM traces WHERE generation_id = ?2)",
+                        params![destination, id],
+                    )
+                    .map_err(storage)?;
+            }
+            changed
+        }
+    };
+    transaction.commit().map_err(storage)?;
+    Ok(changed as u64)
+}
+
+fn trim(
+    connection: &mut Connection,
+    destination: &str,
+    max_bytes: u64,
+    min_enqueued_ms: i64,
+) -> Result<u64, QueueError> {
+    let transaction = connection.transaction().map_err(storage)?;
+    let mut dropped: Vec<i64> = Vec::new();
+    {
+        // Newest first, so that the running total tells where the byte bound is crossed.
+        let mut statement = transaction
+            .prepare_cached(
+                "SELECT d.seq, t.size, t.enqueued_ms FROM deliveries d JOIN traces t ON t.seq = d.seq
+                 WHERE d.destination = ?1 AND d.failed = 0 ORDER BY d.seq DESC",
+            )
+            .map_err(storage)?;
+        let rows = statement
+            .query_map(params![destination], |row| {
+                Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))
+            })
+            .map_err(storage)?;
+        let mut total: u64 = 0;
+        for row in rows {
+            let (seq, size, enqueued_ms) = row.map_err(storage)?;
+            total = total.saturating_add(size.max(0) as u64);
+            if total > max_bytes || enqueued_ms < min_enqueued_ms {
+                dropped.push(seq);
+            }
+        }
+    }
+    for seq in &dropped {
+        transaction
+            .execute(
+                "DELETE FROM deliveries WHERE destination = ?1 AND seq = ?2",
+                params![destination, seq],
+            )
+            .map_err(storage)?;
+        delete_trace_if_done(&transaction, *seq)?;
+    }
+    transaction.commit().map_err(storage)?;
+    Ok(dropped.len() as u64)
 }
 
 fn storage(error: rusqlite::Error) -> QueueError {
