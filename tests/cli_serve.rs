@@ -2,23 +2,14 @@
 //! of an acknowledged trace across SIGKILL and restart.
 
 use std::collections::HashSet;
-use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use broadcast_tests::{broadcast_bin, corpus, trace_of, wait_for, FakeEndpoint, ScriptedResponse};
+use broadcast_tests::{corpus, trace_of, wait_for, FakeEndpoint, ScriptedResponse, Server};
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(60);
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free loopback port")
-}
 
 fn write_config(directory: &Path, endpoint: &FakeEndpoint) -> String {
     let path = directory.join("broadcast.toml");
@@ -45,56 +36,6 @@ base_url = "{}"
     path.display().to_string()
 }
 
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Server {
-    async fn start(config: &str, data_dir: &Path) -> Server {
-        let port = free_port();
-        let child = Command::new(broadcast_bin())
-            .args(["serve", "--config", config, "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
-            .arg(data_dir)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("broadcast serve starts");
-        let server = Server {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        };
-        let client = reqwest::Client::new();
-        let started = Instant::now();
-        loop {
-            if let Ok(response) = client.get(format!("{}/healthz", server.url)).send().await {
-                if response.status().is_success() {
-                    return server;
-                }
-            }
-            assert!(started.elapsed() < Duration::from_secs(30), "serve did not become healthy");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    fn terminate(&mut self) -> std::process::ExitStatus {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(status.success(), "SIGTERM could not be sent");
-        self.child.wait().expect("serve exits")
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn event_ids(endpoint: &FakeEndpoint) -> HashSet<String> {
     endpoint
         .requests()
@@ -112,7 +53,7 @@ async fn serve_accepts_and_delivers() {
     let endpoint = FakeEndpoint::start(ScriptedResponse::status(204)).await;
     let directory = tempfile::tempdir().expect("temp dir");
     let config = write_config(directory.path(), &endpoint);
-    let mut server = Server::start(&config, &directory.path().join("data")).await;
+    let mut server = Server::start(&config, &directory.path().join("data"), None, &[]).await;
     let client = reqwest::Client::new();
     let envelopes: Vec<Value> = corpus().into_iter().take(6).map(|(_, envelope)| envelope).collect();
 
@@ -153,7 +94,7 @@ async fn sigkill_loses_no_accepted_trace() {
     let directory = tempfile::tempdir().expect("temp dir");
     let config = write_config(directory.path(), &endpoint);
     let data_dir = directory.path().join("data");
-    let mut server = Server::start(&config, &data_dir).await;
+    let mut server = Server::start(&config, &data_dir, None, &[]).await;
 
     let envelopes: Vec<Value> = corpus().into_iter().map(|(_, envelope)| envelope).collect();
     let acknowledged = Arc::new(Mutex::new(Vec::new()));
@@ -191,7 +132,7 @@ async fn sigkill_loses_no_accepted_trace() {
     );
 
     endpoint.set_default(ScriptedResponse::status(204));
-    let mut restarted = Server::start(&config, &data_dir).await;
+    let mut restarted = Server::start(&config, &data_dir, None, &[]).await;
     wait_for("every acknowledged trace after restart", WAIT, || {
         event_ids(&endpoint).is_superset(&acknowledged)
     })

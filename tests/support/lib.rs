@@ -2,6 +2,7 @@
 //! fake endpoints.
 
 pub mod fake_endpoint;
+pub mod server;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use broadcast_engine::{DeliverySettings, DestinationSpec, Engine, SqliteQueue, T
 use serde_json::Value;
 
 pub use fake_endpoint::{CapturedRequest, FakeEndpoint, ScriptedResponse};
+pub use server::{free_port, Server};
 
 /// The directory of real recorded request/response pairs: `BROADCAST_CORPUS_DIR`, or
 /// `../shared/corpus/real` beside the repository.

@@ -21,6 +21,8 @@ pub struct ConfigFile {
     #[serde(default)]
     pub server: ServerSection,
     #[serde(default)]
+    pub auth: crate::api::auth::AuthSection,
+    #[serde(default)]
     pub delivery: DeliverySettings,
     #[serde(default)]
     pub accounts: Vec<AccountSection>,
@@ -35,6 +37,15 @@ pub struct ServerSection {
     pub data_dir: Option<PathBuf>,
     /// Largest ingest request body, in bytes.
     pub max_body_bytes: Option<usize>,
+    /// File of secret keys (one base64 32-byte key per line, the first one sealing new
+    /// secrets); `BROADCAST_SECRET_KEY` holds the same text and wins.
+    pub secret_key_file: Option<PathBuf>,
+    /// Let destinations created through the API use plain http and loopback or private
+    /// addresses (self-hosted receivers, tests).
+    #[serde(default)]
+    pub allow_private_endpoints: bool,
+    /// Most destinations of one type per account (default 5).
+    pub max_destinations_per_type: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,5 +1,6 @@
 //! The `broadcast` command.
 
+mod api;
 mod commands;
 mod config_file;
 mod inputs;

@@ -1,29 +1,31 @@
-//! `broadcast serve`: the HTTP ingest service.
+//! `broadcast serve`: the ingest service and the management API.
 //!
-//! `POST /v1/traces` takes one envelope, a JSON array of envelopes or NDJSON, and answers 202
-//! once every trace is durable in the queue; delivery happens afterwards, so a slow
-//! destination never delays the answer. A body with any invalid envelope is rejected whole
-//! (400, every error listed), so a client never has to guess which part was accepted.
+//! Start-up, in order: read the config, open the durable queue and the destination store
+//! (with the secret keys), write the config file's destinations into the store, start the
+//! engine with every stored destination, then serve the API (see [`crate::api`]).
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use broadcast_core::ingest::{normalise, split_envelopes};
-use broadcast_engine::{DestinationStore, StaticDestinations, Engine, SqliteQueue, TraceQueue};
-use serde_json::json;
+use anyhow::Context;
+use broadcast_core::net::{system_lookup, UrlPolicy};
+use broadcast_core::BuildContext;
+use broadcast_engine::{Engine, PreparedDestination, SqliteQueue, TraceQueue};
+use broadcast_store::secrets::secret_fields;
+use broadcast_store::{DestinationRecord, DestinationStoreError, KeyRing, SqliteDestinationStore};
 
+use crate::api::auth::Tokens;
+use crate::api::{router, AppState};
 use crate::config_file::ConfigFile;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
 const DEFAULT_MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+const DEFAULT_MAX_PER_TYPE: u64 = 5;
 const QUEUE_FILE: &str = "queue.sqlite3";
+const STORE_FILE: &str = "destinations.sqlite3";
+const GENERATED_KEY_FILE: &str = "secret.key";
 
 pub struct ServeOptions {
     pub config: Option<PathBuf>,
@@ -53,22 +55,59 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
         anyhow::anyhow!("cannot create data directory {}: {error}; pass --data-dir with a writable directory", data_dir.display())
     })?;
 
-    let queue_path = data_dir.join(QUEUE_FILE);
-    let queue: Arc<dyn TraceQueue> = Arc::new(SqliteQueue::open(&queue_path)?);
-    let registry = destinations_all::registry()?;
-    let store = StaticDestinations(config.destination_specs());
-    let specs = store.destinations().await?;
-    if specs.is_empty() {
-        tracing::warn!("No destinations configured; accepted traces are not sent anywhere.");
+    let mut tokens = Tokens::from_section(&config.auth, std::env::var("BROADCAST_OPERATOR_TOKEN").ok());
+    if !tokens.any_configured() {
+        if !listen.ip().is_loopback() && !config.auth.allow_unauthenticated {
+            anyhow::bail!(
+                "no token is configured, so the API would be open on {listen}; set auth.operator_token or BROADCAST_OPERATOR_TOKEN, or listen on a loopback address"
+            );
+        }
+        tracing::warn!(%listen, "No API token configured; every request is treated as the operator's.");
+        tokens.open_without_tokens();
     }
-    let engine = Arc::new(Engine::start(&registry, specs, queue, config.delivery.clone())?);
 
-    let max_body = config.server.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES);
-    let app = Router::new()
-        .route("/v1/traces", post(ingest))
-        .route("/healthz", get(healthz))
-        .layer(DefaultBodyLimit::max(max_body))
-        .with_state(Arc::clone(&engine));
+    let registry = destinations_all::registry()?;
+    let queue: Arc<dyn TraceQueue> = Arc::new(SqliteQueue::open(&data_dir.join(QUEUE_FILE))?);
+    let store = open_store(&data_dir, config.server.secret_key_file.as_deref())?;
+    seed_config_destinations(&store, &config, &registry).await?;
+
+    let plain_context = BuildContext::with_timeout(config.delivery.request_timeout);
+    let policy = UrlPolicy {
+        allow_private: config.server.allow_private_endpoints,
+    };
+    let managed_context = if policy.allow_private {
+        plain_context.clone()
+    } else {
+        BuildContext::guarded(config.delivery.request_timeout, system_lookup())
+    };
+    let engine = Arc::new(Engine::start_with_context(&registry, Vec::new(), queue, config.delivery.clone(), plain_context.clone())?);
+    let records = store.active().await?;
+    if records.is_empty() {
+        tracing::warn!("No destinations configured; accepted traces are not sent anywhere until one is created.");
+    }
+    for record in records {
+        let context = if record.managed_by_config { &plain_context } else { &managed_context };
+        match PreparedDestination::prepare(&registry, record.spec(), context) {
+            Ok(prepared) => engine.install(prepared),
+            Err(error) if record.managed_by_config => return Err(error.into()),
+            Err(error) => {
+                tracing::error!(account_id = %record.account_id, destination = %record.id, %error, "Stored destination is invalid; not sending to it until it is fixed.");
+            }
+        }
+    }
+
+    let state = Arc::new(AppState {
+        engine: Arc::clone(&engine),
+        store,
+        tokens,
+        policy,
+        managed_context,
+        max_destinations_per_type: config.server.max_destinations_per_type.unwrap_or(DEFAULT_MAX_PER_TYPE),
+        received_traces: AtomicU64::new(0),
+        received_bytes: AtomicU64::new(0),
+        started_at: chrono::Utc::now(),
+    });
+    let app = router(Arc::clone(&state), config.server.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES));
 
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -84,10 +123,98 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
         .await?;
 
     tracing::info!("Stopped accepting traces; draining the queue.");
+    drop(state);
     let engine = Arc::try_unwrap(engine).map_err(|_| anyhow::anyhow!("engine still in use after the server stopped"))?;
     let report = engine.shutdown(None).await;
     let left: u64 = report.pending.iter().map(|(_, pending)| pending).sum();
     tracing::info!(left_in_queue = left, "broadcast stopped.");
+    Ok(())
+}
+
+/// Opens the destination store with the operator's keys: `BROADCAST_SECRET_KEY`, else
+/// `secret_key_file`, else a key file in the data directory, generated on first start.
+fn open_store(data_dir: &Path, key_file: Option<&Path>) -> anyhow::Result<SqliteDestinationStore> {
+    let store_path = data_dir.join(STORE_FILE);
+    let generated = data_dir.join(GENERATED_KEY_FILE);
+    let keys = if let Ok(text) = std::env::var("BROADCAST_SECRET_KEY") {
+        Some(KeyRing::parse(&text, "BROADCAST_SECRET_KEY")?)
+    } else if let Some(path) = key_file {
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read secret key file {}", path.display()))?;
+        Some(KeyRing::parse(&text, &path.display().to_string())?)
+    } else if generated.is_file() {
+        let text = std::fs::read_to_string(&generated).with_context(|| format!("cannot read secret key file {}", generated.display()))?;
+        Some(KeyRing::parse(&text, &generated.display().to_string())?)
+    } else {
+        None
+    };
+    if keys.is_some() {
+        return Ok(SqliteDestinationStore::open(&store_path, keys)?);
+    }
+    // No key anywhere: refuse if secrets are already stored, else generate one.
+    match SqliteDestinationStore::open(&store_path, None) {
+        Err(DestinationStoreError::KeyRequired) => Err(DestinationStoreError::KeyRequired.into()),
+        Err(error) => Err(error.into()),
+        Ok(_) => {
+            let text = KeyRing::generate_text();
+            write_private_file(&generated, &text)?;
+            tracing::warn!(key_file = %generated.display(), "Generated a secret key for the destination store; back it up, or set BROADCAST_SECRET_KEY or server.secret_key_file, since stored secrets cannot be read without it.");
+            Ok(SqliteDestinationStore::open(&store_path, Some(KeyRing::parse(&text, "generated key")?))?)
+        }
+    }
+}
+
+fn write_private_file(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot create secret key file {}", path.display()))?;
+    file.write_all(text.as_bytes())?;
+    Ok(())
+}
+
+/// Writes the config file's destinations into the store, and retires the ones it no longer
+/// defines. The file is the source of truth for them; the API cannot change them.
+async fn seed_config_destinations(
+    store: &SqliteDestinationStore,
+    config: &ConfigFile,
+    registry: &broadcast_core::Registry,
+) -> anyhow::Result<()> {
+    let mut kept = Vec::new();
+    for spec in config.destination_specs() {
+        let existing = store.get(&spec.account_id, &spec.key).await?;
+        let now = chrono::Utc::now();
+        let record = DestinationRecord {
+            id: spec.key.clone(),
+            account_id: spec.account_id.clone(),
+            type_name: spec.type_name.clone(),
+            name: spec.name.clone(),
+            enabled: spec.enabled,
+            privacy_mode: spec.privacy == broadcast_core::PrivacyMode::On,
+            sampling_rate: spec.sampling_rate,
+            api_key_hashes: spec.api_key_hashes.clone(),
+            filter_rules: spec.filter_rules.clone(),
+            secret_fields: registry
+                .get(&spec.type_name)
+                .map(|descriptor| secret_fields(&(descriptor.config_schema)()))
+                .unwrap_or_default(),
+            config: spec.config.clone(),
+            skip_connection_test: false,
+            managed_by_config: true,
+            created_at: existing.as_ref().map_or(now, |record| record.created_at),
+            updated_at: now,
+            deleted_at: None,
+        };
+        store.save(record).await?;
+        kept.push(spec.key);
+    }
+    let retired = store.retire_config_destinations(kept).await?;
+    if retired > 0 {
+        tracing::info!(retired, "Destinations removed from the config file were marked deleted.");
+    }
     Ok(())
 }
 
@@ -115,60 +242,4 @@ async fn shutdown_signal() {
         _ = terminate => {}
         _ = tokio::signal::ctrl_c() => {}
     }
-}
-
-async fn healthz() -> Json<serde_json::Value> {
-    Json(json!({"status": "ok"}))
-}
-
-async fn ingest(State(engine): State<Arc<Engine>>, body: Bytes) -> Response {
-    let envelopes = match split_envelopes(&body) {
-        Ok(envelopes) => envelopes,
-        Err(error) => return error_response(StatusCode::BAD_REQUEST, vec![error.to_string()]),
-    };
-    if envelopes.is_empty() {
-        return error_response(StatusCode::BAD_REQUEST, vec!["the request body holds no envelope; send one JSON object, an array of them, or NDJSON".into()]);
-    }
-    let received_at = chrono::Utc::now();
-    let single = envelopes.len() == 1;
-    let mut traces = Vec::with_capacity(envelopes.len());
-    let mut errors = Vec::new();
-    let mut warnings = Vec::new();
-    for (index, envelope) in envelopes.iter().enumerate() {
-        let position = if single { String::new() } else { format!("[{index}] ") };
-        match normalise(envelope, received_at) {
-            Ok(normalised) => {
-                warnings.extend(normalised.warnings.iter().map(|warning| format!("{position}{warning}")));
-                traces.push(normalised.trace);
-            }
-            Err(error) => errors.push(format!("{position}{error}")),
-        }
-    }
-    if !errors.is_empty() {
-        return error_response(StatusCode::BAD_REQUEST, errors);
-    }
-    match engine.ingest(traces).await {
-        Ok(receipt) => (
-            StatusCode::ACCEPTED,
-            Json(json!({
-                "accepted": receipt.traces,
-                "deliveries": receipt.deliveries,
-                "warnings": warnings,
-            })),
-        )
-            .into_response(),
-        Err(error) => {
-            tracing::error!(%error, "Cannot queue traces; returning 503 so the client retries.");
-            error_response(StatusCode::SERVICE_UNAVAILABLE, vec![format!("traces were not queued: {error}; retry the request")])
-        }
-    }
-}
-
-fn error_response(status: StatusCode, messages: Vec<String>) -> Response {
-    let code = if status == StatusCode::BAD_REQUEST { "invalid_input" } else { "unavailable" };
-    (
-        status,
-        Json(json!({"error": {"code": code, "message": messages.first().cloned().unwrap_or_default(), "details": messages}})),
-    )
-        .into_response()
 }

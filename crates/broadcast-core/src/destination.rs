@@ -81,11 +81,25 @@ pub struct BuildContext {
 impl BuildContext {
     /// Builds a context with a fresh HTTP client.
     pub fn with_timeout(request_timeout: Duration) -> Self {
-        let http = reqwest::Client::builder()
+        BuildContext::build(request_timeout, None)
+    }
+
+    /// Builds a context whose HTTP client connects only to addresses that destinations
+    /// configured through the management API may reach (see [`crate::net`]).
+    pub fn guarded(request_timeout: Duration, lookup: crate::net::Lookup) -> Self {
+        BuildContext::build(request_timeout, Some(lookup))
+    }
+
+    fn build(request_timeout: Duration, lookup: Option<crate::net::Lookup>) -> Self {
+        let mut builder = reqwest::Client::builder()
             .user_agent(concat!("broadcast/", env!("CARGO_PKG_VERSION")))
-            .timeout(request_timeout)
-            .build()
-            .unwrap_or_else(|_| reqwest::Client::new());
+            .timeout(request_timeout);
+        if let Some(lookup) = lookup {
+            builder = builder
+                .dns_resolver(std::sync::Arc::new(crate::net::GuardedResolver::new(lookup)))
+                .redirect(reqwest::redirect::Policy::none());
+        }
+        let http = builder.build().unwrap_or_else(|_| reqwest::Client::new());
         BuildContext {
             http,
             request_timeout,

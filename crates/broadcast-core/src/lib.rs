@@ -4,6 +4,7 @@
 pub mod destination;
 pub mod ingest;
 pub mod model;
+pub mod net;
 pub mod outcome;
 pub mod privacy;
 pub mod registry;
