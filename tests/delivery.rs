@@ -202,3 +202,37 @@ fn httpdate_in(delay: Duration) -> String {
     let when = chrono::Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
     when.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
 }
+
+#[tokio::test]
+async fn backlog_bound_drops_oldest() {
+    let registry = registry();
+    // A destination that asks to be left alone for an hour builds a backlog.
+    let endpoint = FakeEndpoint::start(ScriptedResponse::status(429).with_header("Retry-After", "3600")).await;
+    let spec = spec_for(&registry, "raindrop", "backlog", &endpoint, PrivacyMode::Off);
+    let trace_size = serde_json::to_vec(&template("trc-size")).map(|bytes| bytes.len() as u64).unwrap_or(0);
+    let settings = DeliverySettings {
+        max_backlog_bytes: trace_size * 10,
+        backlog_check_interval: Duration::from_millis(50),
+        ..fast_settings()
+    };
+    let engine = start_engine(&registry, vec![spec], settings);
+    engine.ingest(vec![template("trc-backlog-first")]).await.expect("trace queued");
+    wait_for("the first request", WAIT, || !endpoint.requests().is_empty()).await;
+    let traces: Vec<Trace> = (0..40).map(|index| template(&format!("trc-backlog-{index:02}"))).collect();
+    engine.ingest(traces).await.expect("traces queued");
+
+    let mut dropped = 0;
+    for _ in 0..200 {
+        dropped = engine.status()[0].stats.dropped;
+        if dropped > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let pending = engine.pending().await.expect("queue readable");
+    assert!(dropped >= 30, "only {dropped} dropped");
+    assert!(pending <= 10, "{pending} still queued past a bound of ten traces");
+    assert_eq!(dropped + pending, 41, "every trace is either queued or counted as dropped");
+    assert!(engine.status()[0].stats.state.paused_until.is_some(), "the status shows the pause");
+    engine.shutdown(Some(Duration::from_millis(100))).await;
+}

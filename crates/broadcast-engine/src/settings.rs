@@ -32,6 +32,9 @@ pub struct DeliverySettings {
     /// Oldest a pending trace may get before it is dropped and counted.
     #[serde(with = "seconds", rename = "max_backlog_age_secs")]
     pub max_backlog_age: Duration,
+    /// How often each destination's backlog is checked against its bounds.
+    #[serde(with = "millis", rename = "backlog_check_interval_ms")]
+    pub backlog_check_interval: Duration,
 }
 
 impl Default for DeliverySettings {
@@ -45,6 +48,7 @@ impl Default for DeliverySettings {
             shutdown_grace: Duration::from_secs(10),
             max_backlog_bytes: 1024 * 1024 * 1024,
             max_backlog_age: Duration::from_secs(24 * 60 * 60),
+            backlog_check_interval: Duration::from_secs(10),
         }
     }
 }

@@ -32,8 +32,6 @@ const MAX_IDLE_WAIT: Duration = Duration::from_secs(5);
 /// Shortest interval between two log lines about the same kind of failure of one destination.
 const LOG_INTERVAL: Duration = Duration::from_secs(10);
 
-/// How often a worker enforces its destination's backlog bounds.
-const TRIM_INTERVAL: Duration = Duration::from_secs(10);
 
 /// The shutdown signal: `None` while running, the drain deadline once shutdown began.
 pub type ShutdownSignal = watch::Receiver<Option<Instant>>;
@@ -69,18 +67,19 @@ impl Worker {
             if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
                 break;
             }
+            if Instant::now() >= self.next_trim {
+                self.trim_backlog().await;
+            }
             if let Some(until) = self.paused_until.filter(|until| *until > Instant::now()) {
                 if deadline.is_some() {
                     break;
                 }
-                self.sleep_until(until).await;
+                let wake_at = until.min(self.next_trim);
+                self.sleep_until(wake_at).await;
                 continue;
             }
             if self.paused_until.take().is_some() {
                 self.route.stats.update_state(|state| state.paused_until = None);
-            }
-            if Instant::now() >= self.next_trim {
-                self.trim_backlog().await;
             }
 
             let current = self.route.current();
@@ -111,7 +110,7 @@ impl Worker {
 
     /// Drops the oldest pending traces past the backlog's byte and age bounds.
     async fn trim_backlog(&mut self) {
-        self.next_trim = Instant::now() + TRIM_INTERVAL;
+        self.next_trim = Instant::now() + self.settings.backlog_check_interval;
         let max_age_ms = self.settings.max_backlog_age.as_millis() as i64;
         let oldest_kept_ms = now_ms().saturating_sub(max_age_ms);
         match self.queue.trim(&self.route.key, self.settings.max_backlog_bytes, oldest_kept_ms).await {

@@ -65,7 +65,7 @@ pub async fn status(
     Path((account_id, id)): Path<(String, String)>,
 ) -> Result<Json<StatusView>, ApiError> {
     authorize(&state, &headers, &account_id)?;
-    load(&state, &account_id, &id).await?;
+    let record = load(&state, &account_id, &id).await?;
     let queue = state.engine.queue();
     let queued = queue.pending_count(&id).await.map_err(ApiError::internal)?;
     let failed = queue.failed_count(&id).await.map_err(ApiError::internal)?;
@@ -86,7 +86,7 @@ pub async fn status(
         last_error: stats.state.last_error.map(|error| LastErrorView {
             at: error.at,
             http_status: error.http_status,
-            message: error.message,
+            message: without_secrets(&error.message, &record),
         }),
         paused: stats.state.paused_until.is_some_and(|until| until > now),
         paused_until: stats.state.paused_until,
@@ -104,7 +104,7 @@ pub async fn failed(
     Query(page): Query<Page>,
 ) -> Result<Json<FailedList>, ApiError> {
     authorize(&state, &headers, &account_id)?;
-    load(&state, &account_id, &id).await?;
+    let record = load(&state, &account_id, &id).await?;
     let queue = state.engine.queue();
     let total = queue.failed_count(&id).await.map_err(ApiError::internal)?;
     let failed = queue.failed(&id, page.offset(), page.limit()).await.map_err(ApiError::internal)?;
@@ -113,7 +113,7 @@ pub async fn failed(
             .into_iter()
             .map(|delivery| FailedView {
                 generation_id: delivery.generation_id,
-                reason: delivery.reason,
+                reason: without_secrets(&delivery.reason, &record),
                 attempts: delivery.attempts,
             })
             .collect(),
@@ -138,4 +138,18 @@ pub async fn redeliver(
     let redelivered = state.engine.redeliver(&id, request.generation_ids).await.map_err(ApiError::internal)?;
     tracing::info!(%account_id, destination = %id, redelivered, "Failed deliveries queued again.");
     Ok(Json(RedeliverAnswer { redelivered }))
+}
+
+/// Masks any of the destination's secrets in a failure reason: a destination's error body can
+/// echo the key it was sent.
+fn without_secrets(text: &str, record: &broadcast_store::DestinationRecord) -> String {
+    let mut cleaned = text.to_string();
+    for field in &record.secret_fields {
+        if let Some(secret) = record.config.get(field).and_then(serde_json::Value::as_str) {
+            if secret.len() >= 4 {
+                cleaned = cleaned.replace(secret, &broadcast_store::secrets::mask(secret));
+            }
+        }
+    }
+    cleaned
 }
