@@ -109,7 +109,7 @@ fn is_blocked_v4(address: Ipv4Addr) -> bool {
     let [first, second, ..] = address.octets();
     address.is_loopback()
         || address.is_private()
-        || address.is_link_local() // 169.254.0.0/16, which holds 169.254.169.254
+        || address.is_link_local() // 169.254.0.0/16, which includes 169.254.169.254
         || address.is_unspecified()
         || address.is_broadcast()
         || address.is_multicast()

@@ -77,7 +77,7 @@ impl KeyRing {
         if keys.is_empty() {
             return Err(CryptoError::InvalidKey {
                 source_name: source_name.to_string(),
-                message: "holds no key".to_string(),
+                message: "contains no key".to_string(),
             });
         }
         Ok(KeyRing { keys })
@@ -107,7 +107,7 @@ impl KeyRing {
         let (kid, cipher) = &self.keys[0];
         let mut nonce = [0u8; 12];
         rand::rngs::OsRng.fill_bytes(&mut nonce);
-        // Encryption with a valid key and a 12-byte nonce cannot fail for inputs this small.
+        // AES-GCM encryption fails only for plaintexts over 64 GiB, far beyond any config value.
         let ciphertext = cipher
             .encrypt(Nonce::from_slice(&nonce), plaintext.as_bytes())
             .unwrap_or_default();

@@ -85,7 +85,7 @@ pub fn seal_config(config: &Value, secret_fields: &[String], keys: &KeyRing) -> 
     sealed
 }
 
-/// Returns whether stored config holds any sealed value.
+/// Returns whether stored config contains any sealed value.
 pub fn has_sealed(config: &Value) -> bool {
     config
         .as_object()

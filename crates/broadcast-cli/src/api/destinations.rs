@@ -27,12 +27,12 @@ pub(super) fn authorize(state: &SharedState, headers: &HeaderMap, account_id: &s
     }
 }
 
-/// Parses a JSON body, answering 400 with serde's description of what is wrong.
+/// Parses a JSON body, returning 400 with serde's description of what is wrong.
 pub(super) fn parse_body<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|error| ApiError::bad_request(format!("invalid request body: {error}")))
 }
 
-/// Reads a destination of the account, answering 404 when it does not exist.
+/// Reads a destination of the account, returning 404 when it does not exist.
 pub(super) async fn load(state: &SharedState, account_id: &str, id: &str) -> Result<DestinationRecord, ApiError> {
     state
         .store

@@ -79,7 +79,7 @@ impl ApiError {
 
     /// 500 for a failure of the service itself; the cause is logged, not returned.
     pub fn internal(error: impl std::fmt::Display) -> Self {
-        tracing::error!(%error, "Management request failed; answering 500.");
+        tracing::error!(%error, "Management request failed; returning 500.");
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "the service failed to handle the request; see its log")
     }
 }

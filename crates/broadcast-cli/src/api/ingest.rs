@@ -62,7 +62,7 @@ pub async fn ingest(State(state): State<SharedState>, headers: HeaderMap, body: 
     let caller = state.tokens.caller(&headers)?;
     let mut envelopes = split_envelopes(&body).map_err(|error| ApiError::bad_request(error.to_string()))?;
     if envelopes.is_empty() {
-        return Err(ApiError::bad_request("the request body holds no envelope; send one JSON object, an array of them, or NDJSON"));
+        return Err(ApiError::bad_request("the request body contains no envelope; send one JSON object, an array of them, or NDJSON"));
     }
     let single = envelopes.len() == 1;
     let received_at = chrono::Utc::now();
@@ -99,7 +99,7 @@ pub async fn ingest(State(state): State<SharedState>, headers: HeaderMap, body: 
     }
     let count = traces.len();
     let receipt = state.engine.ingest(traces).await.map_err(|error| {
-        tracing::error!(%error, "Cannot queue traces; answering 503 so the client retries.");
+        tracing::error!(%error, "Cannot queue traces; returning 503 so the client retries.");
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", format!("traces were not queued: {error}; retry the request"))
     })?;
     state.received_traces.fetch_add(count as u64, Ordering::Relaxed);
