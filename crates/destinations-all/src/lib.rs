@@ -13,7 +13,21 @@ use broadcast_core::Destination;
 /// The type name of each linked destination, referenced so the linker keeps its crate.
 /// Add one line per destination type, in alphabetical order.
 pub const LINKED: &[&str] = &[
+    dest_arize::ArizeDestination::TYPE_NAME,
+    dest_braintrust::BraintrustDestination::TYPE_NAME,
+    dest_elastic::ElasticDestination::TYPE_NAME,
+    dest_grafana::GrafanaDestination::TYPE_NAME,
+    dest_langfuse::LangfuseDestination::TYPE_NAME,
+    dest_langsmith::LangsmithDestination::TYPE_NAME,
+    dest_newrelic::NewrelicDestination::TYPE_NAME,
+    dest_opik::OpikDestination::TYPE_NAME,
+    dest_otel_collector::OtelCollectorDestination::TYPE_NAME,
+    dest_phoenix::PhoenixDestination::TYPE_NAME,
     dest_raindrop::RaindropDestination::TYPE_NAME,
+    dest_ramp::RampDestination::TYPE_NAME,
+    dest_sentry::SentryDestination::TYPE_NAME,
+    dest_weave::WeaveDestination::TYPE_NAME,
+    dest_webhook::WebhookDestination::TYPE_NAME,
 ];
 
 /// Loads the registry of every linked destination and checks that each crate in [`LINKED`]
