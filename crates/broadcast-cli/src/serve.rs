@@ -124,7 +124,8 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
 
     tracing::info!("Stopped accepting traces; draining the queue.");
     drop(state);
-    let engine = Arc::try_unwrap(engine).map_err(|_| anyhow::anyhow!("engine still in use after the server stopped"))?;
+    // Connection tasks may still hold the router for a moment, so the engine is shut down
+    // through its shared handle.
     let report = engine.shutdown(None).await;
     let left: u64 = report.pending.iter().map(|(_, pending)| pending).sum();
     tracing::info!(left_in_queue = left, "broadcast stopped.");

@@ -447,7 +447,8 @@ impl Engine {
 
     /// Stops the workers: each sends what is due until `grace` (default: the configured
     /// shutdown grace) has passed, then stops. Deliveries not sent stay in the queue.
-    pub async fn shutdown(self, grace: Option<Duration>) -> ShutdownReport {
+    /// Calling it again returns at once with the current report.
+    pub async fn shutdown(&self, grace: Option<Duration>) -> ShutdownReport {
         let grace = grace.unwrap_or(self.settings.shutdown_grace);
         let deadline = Instant::now() + grace;
         let _ = self.shutdown.send(Some(deadline));
