@@ -402,7 +402,8 @@ async fn large_events_shrunk_and_packed() {
         assert_eq!(stats.delivered, 4, "{}: {stats:?}", descriptor.type_name);
         assert!(stats.truncated >= 1, "{}: the oversized event was not marked truncated", descriptor.type_name);
         let requests = endpoint.requests();
-        assert!(requests.len() >= 3, "{}: {} requests cannot hold these events within limits", descriptor.type_name, requests.len());
+        // Packing is checked through the limits: events that stay large cannot share a request
+        // without passing the declared request size.
         assert_within_limits(descriptor, &requests);
         engine.shutdown(None).await;
     }
