@@ -14,7 +14,10 @@ use broadcast_core::Destination;
 /// Add one line per destination type, in alphabetical order.
 pub const LINKED: &[&str] = &[
     dest_arize::ArizeDestination::TYPE_NAME,
+    dest_bigquery::BigQueryDestination::TYPE_NAME,
     dest_braintrust::BraintrustDestination::TYPE_NAME,
+    dest_clickhouse::ClickHouseDestination::TYPE_NAME,
+    dest_datadog::DatadogDestination::TYPE_NAME,
     dest_elastic::ElasticDestination::TYPE_NAME,
     dest_grafana::GrafanaDestination::TYPE_NAME,
     dest_langfuse::LangfuseDestination::TYPE_NAME,
@@ -23,9 +26,12 @@ pub const LINKED: &[&str] = &[
     dest_opik::OpikDestination::TYPE_NAME,
     dest_otel_collector::OtelCollectorDestination::TYPE_NAME,
     dest_phoenix::PhoenixDestination::TYPE_NAME,
+    dest_posthog::PostHogDestination::TYPE_NAME,
     dest_raindrop::RaindropDestination::TYPE_NAME,
     dest_ramp::RampDestination::TYPE_NAME,
+    dest_s3::S3Destination::TYPE_NAME,
     dest_sentry::SentryDestination::TYPE_NAME,
+    dest_snowflake::SnowflakeDestination::TYPE_NAME,
     dest_weave::WeaveDestination::TYPE_NAME,
     dest_webhook::WebhookDestination::TYPE_NAME,
 ];
