@@ -365,3 +365,52 @@ async fn connection_test_against_moto() {
     assert_eq!(result, Ok(()), "writing is all delivery needs");
     assert_eq!(admin.list("probe-writer/").await.len(), 1, "without s3:DeleteObject the probe object stays");
 }
+
+#[tokio::test]
+async fn batched_objects_through_moto() {
+    let moto = start_moto(false).await;
+    let admin = setup(&moto, false).await;
+    let mut config = s3_config(&moto, &admin.credentials, "batched");
+    config["path_template"] = json!("{prefix}/{date}");
+    config["batch_window_secs"] = json!(2);
+    config["batch_max_traces"] = json!(40);
+
+    let registry = registry();
+    let engine = start_engine(&registry, vec![spec("batched", config, PrivacyMode::Off)], fast_settings());
+    // 60 traces in three calls: a full batch of 40 goes at once, the other 20 wait for the
+    // window and go together.
+    let traces: Vec<Trace> = traces().into_iter().take(60).collect();
+    let started = Instant::now();
+    for chunk in traces.chunks(20) {
+        engine.ingest(chunk.to_vec()).await.expect("traces queued");
+    }
+    wait_until_idle(&engine, Duration::from_secs(60)).await;
+    let waited = started.elapsed();
+    let status = engine.status().remove(0);
+    assert_eq!(status.stats.delivered, 60, "{:?}", status.stats);
+    assert_eq!(status.stats.requests, 2, "one object per full batch and one per window: {:?}", status.stats);
+    assert!(waited >= Duration::from_secs(2), "the partial batch did not wait for its window ({waited:?})");
+    engine.shutdown(None).await;
+
+    let keys = admin.list("batched/").await;
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    let mut stored: Vec<Trace> = Vec::new();
+    for key in &keys {
+        assert!(key.ends_with(".jsonl"), "{key}");
+        let reply = admin.get(key).await;
+        assert_eq!(reply.status, 200, "GET {key}: {}", reply.body);
+        for line in reply.body.lines() {
+            let trace: Trace = serde_json::from_str(line).unwrap_or_else(|error| panic!("a line of {key} is not a trace: {error}"));
+            stored.push(trace);
+        }
+    }
+    let mut expected: Vec<String> = traces.iter().map(|trace| trace.ids.generation_id.clone()).collect();
+    let mut found: Vec<String> = stored.iter().map(|trace| trace.ids.generation_id.clone()).collect();
+    expected.sort();
+    found.sort();
+    assert_eq!(found, expected, "every trace is in exactly one batched object");
+    for trace in &stored {
+        let original = traces.iter().find(|candidate| candidate.ids.generation_id == trace.ids.generation_id);
+        assert_eq!(Some(trace), original, "a batched line differs from its trace");
+    }
+}

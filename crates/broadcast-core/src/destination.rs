@@ -154,6 +154,19 @@ pub trait Destination: Send + Sync + Sized + 'static {
     /// answer. Does not retry.
     async fn export(&self, events: &[EncodedEvent]) -> ExportOutcome;
 
+    /// Returns this instance's limits; the default is [`Destination::LIMITS`]. A destination
+    /// whose config changes its request shape (S3 with batching on) overrides it.
+    fn instance_limits(&self) -> Limits {
+        Self::LIMITS
+    }
+
+    /// Returns how long the engine holds traces to fill one request, when the destination
+    /// wants few large requests (one S3 object per time window). `None`, the default, sends
+    /// whatever is due at once.
+    fn batch_window(&self) -> Option<Duration> {
+        None
+    }
+
     /// Returns the SQL that creates the table this destination writes to, for destinations
     /// that write to a table the user creates (ClickHouse, Snowflake). `None` for the others.
     fn ddl(_config: &Self::Config) -> Option<String> {
@@ -173,6 +186,7 @@ pub trait Destination: Send + Sync + Sized + 'static {
 pub trait DynDestination: Send + Sync {
     fn type_name(&self) -> &'static str;
     fn limits(&self) -> Limits;
+    fn batch_window(&self) -> Option<Duration>;
     fn encode(&self, trace: &ExportTrace) -> Result<EncodedEvent, EncodeError>;
     async fn test_connection(&self) -> Result<(), ConnectionError>;
     async fn export(&self, events: &[EncodedEvent]) -> ExportOutcome;
@@ -185,7 +199,11 @@ impl<T: Destination> DynDestination for T {
     }
 
     fn limits(&self) -> Limits {
-        T::LIMITS
+        Destination::instance_limits(self)
+    }
+
+    fn batch_window(&self) -> Option<Duration> {
+        Destination::batch_window(self)
     }
 
     fn encode(&self, trace: &ExportTrace) -> Result<EncodedEvent, EncodeError> {

@@ -83,7 +83,7 @@ impl Worker {
             }
 
             let current = self.route.current();
-            let batch_size = current.destination.limits().max_events_per_request.max(1) * 4;
+            let batch_size = current.destination.limits().max_events_per_request.clamp(1, 10_000) * 4;
             let ready = match self.queue.ready(&self.route.key, now_ms(), batch_size).await {
                 Ok(ready) => ready,
                 Err(error) => {
@@ -98,6 +98,24 @@ impl Worker {
                 }
                 self.wait_for_work().await;
                 continue;
+            }
+            let mut ready = ready;
+            if let Some(window) = current.destination.batch_window() {
+                // Hold a partial batch until its oldest trace has waited a whole window, so
+                // that one request carries the window's traces. Full batches, and everything
+                // at shutdown, go at once.
+                let batch = current.destination.limits().max_events_per_request.max(1);
+                let oldest_ms = ready.iter().map(|delivery| delivery.enqueued_ms).min().unwrap_or(0);
+                let wait_ms = oldest_ms.saturating_add(window.as_millis() as i64) - now_ms();
+                if deadline.is_none() && wait_ms > 0 {
+                    let full_batches = ready.len() / batch;
+                    if full_batches == 0 {
+                        let wake_at = Instant::now() + Duration::from_millis(wait_ms as u64);
+                        self.sleep_until(wake_at.min(self.next_trim)).await;
+                        continue;
+                    }
+                    ready.truncate(full_batches * batch);
+                }
             }
             if let Continue::Deadline = self.deliver(&current, ready).await {
                 break;

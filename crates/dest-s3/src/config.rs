@@ -25,7 +25,15 @@ const KNOWN_KEYS: &[&str] = &[
     "path_style",
     "prefix",
     "path_template",
+    "batch_window_secs",
+    "batch_max_traces",
 ];
+
+/// Shortest and longest batching window, in seconds.
+pub const BATCH_WINDOW_RANGE: std::ops::RangeInclusive<u64> = 1..=3600;
+/// Default and largest number of traces in one batched object.
+pub const DEFAULT_BATCH_MAX_TRACES: usize = 10_000;
+pub const MAX_BATCH_MAX_TRACES: usize = 100_000;
 
 /// The raw config as written in a config file.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -63,6 +71,21 @@ pub struct S3ConfigInput {
     /// `{prefix}/{date}`.
     #[serde(default)]
     pub path_template: Option<String>,
+    /// Batch traces into one newline-delimited JSON object per window of this many seconds
+    /// (1 to 3600), for large volumes. Omit it to write one object per trace.
+    #[serde(default)]
+    pub batch_window_secs: Option<u64>,
+    /// Most traces in one batched object, 1 to 100000 (default 10000); a full batch is written
+    /// before its window ends.
+    #[serde(default)]
+    pub batch_max_traces: Option<usize>,
+}
+
+/// How traces are grouped into objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Batching {
+    pub window: std::time::Duration,
+    pub max_traces: usize,
 }
 
 /// A validated S3 config.
@@ -76,6 +99,8 @@ pub struct S3Config {
     pub path_style: bool,
     pub prefix: String,
     pub path_template: String,
+    /// `None` writes one object per trace.
+    pub batching: Option<Batching>,
 }
 
 impl S3Config {
@@ -141,6 +166,34 @@ pub fn validate(raw: &Value) -> Result<S3Config, ConfigError> {
         .to_string();
     check_template(&path_template)?;
 
+    let batching = match input.batch_window_secs {
+        None => {
+            if input.batch_max_traces.is_some() {
+                return Err(ConfigError::new("batch_max_traces", "only applies with batching; set batch_window_secs too"));
+            }
+            None
+        }
+        Some(seconds) if !BATCH_WINDOW_RANGE.contains(&seconds) => {
+            return Err(ConfigError::new(
+                "batch_window_secs",
+                format!("{seconds} is out of range; use 1 to 3600 seconds, or omit it for one object per trace"),
+            ))
+        }
+        Some(seconds) => {
+            let max_traces = input.batch_max_traces.unwrap_or(DEFAULT_BATCH_MAX_TRACES);
+            if !(1..=MAX_BATCH_MAX_TRACES).contains(&max_traces) {
+                return Err(ConfigError::new(
+                    "batch_max_traces",
+                    format!("{max_traces} is out of range; use 1 to {MAX_BATCH_MAX_TRACES}"),
+                ));
+            }
+            Some(Batching {
+                window: std::time::Duration::from_secs(seconds),
+                max_traces,
+            })
+        }
+    };
+
     Ok(S3Config {
         bucket,
         credentials,
@@ -149,6 +202,7 @@ pub fn validate(raw: &Value) -> Result<S3Config, ConfigError> {
         path_style,
         prefix,
         path_template,
+        batching,
     })
 }
 

@@ -130,3 +130,17 @@ fn safe_segment(text: &str) -> String {
         _ => replaced,
     }
 }
+
+/// Returns the key of a batched object: the folder of its first trace and
+/// `{start of the window, unix seconds}-{first trace's generation id}.jsonl`.
+pub fn batch_key(config: &S3Config, first: &KeyParts, window_secs: u64) -> String {
+    let folder = render_template(config, first);
+    let seconds = first.started_at.timestamp();
+    let window_start = seconds - seconds.rem_euclid(window_secs.max(1) as i64);
+    let name = format!("{window_start}-{}.jsonl", safe_segment(&first.generation_id));
+    if folder.is_empty() {
+        name
+    } else {
+        format!("{folder}/{name}")
+    }
+}

@@ -5,6 +5,10 @@
 //! addressing. The object key comes from a path template and the trace's ids, so a retry
 //! overwrites the same object instead of adding one.
 //!
+//! With `batch_window_secs` set, the engine holds traces for that window and the destination
+//! writes them as one newline-delimited JSON object (`.jsonl`), keyed by the first trace's
+//! ids; a full batch (`batch_max_traces`, or 100 MiB) is written early.
+//!
 //! Files: `config` (parsing and validation), `encoder` (the object and its key), `sigv4`
 //! (request signing), `service` (HTTP).
 
@@ -22,7 +26,10 @@ use broadcast_core::{
 };
 use serde_json::{json, Value};
 
-pub use config::{S3Config, S3ConfigInput};
+pub use config::{Batching, S3Config, S3ConfigInput};
+
+/// Largest batched object, in bytes.
+pub const BATCH_MAX_OBJECT_BYTES: usize = 100 * 1024 * 1024;
 pub use encoder::{object_key, KeyParts};
 
 /// The S3 destination.
@@ -38,10 +45,8 @@ impl Destination for S3Destination {
     const TYPE_NAME: &'static str = "s3";
     const DISPLAY_NAME: &'static str = "S3 / S3-compatible";
     // One object per request. S3 takes objects of up to 5 GB in one PutObject; 5 MiB per
-    // trace is this destination's own cap, so that one trace stays easy to read back.
-    // TODO: newline-delimited batching of many traces into one object per time window needs
-    // per-instance limits (more than one event per request only when batching is on), which
-    // `Limits` as a constant of the type cannot express.
+    // trace is this destination's own cap, so that one trace stays easy to read back. With
+    // batching on, `instance_limits` allows many traces per object.
     const LIMITS: Limits = Limits {
         max_events_per_request: 1,
         max_request_bytes: 5_242_880,
@@ -75,6 +80,21 @@ impl Destination for S3Destination {
         })
     }
 
+    fn instance_limits(&self) -> Limits {
+        match self.config.batching {
+            None => Self::LIMITS,
+            Some(batching) => Limits {
+                max_events_per_request: batching.max_traces,
+                max_request_bytes: BATCH_MAX_OBJECT_BYTES,
+                max_event_bytes: Self::LIMITS.max_event_bytes,
+            },
+        }
+    }
+
+    fn batch_window(&self) -> Option<std::time::Duration> {
+        self.config.batching.map(|batching| batching.window)
+    }
+
     fn encode(&self, trace: &ExportTrace) -> Result<EncodedEvent, EncodeError> {
         encoder::encode(trace, Self::LIMITS.max_event_bytes)
     }
@@ -84,20 +104,25 @@ impl Destination for S3Destination {
     }
 
     async fn export(&self, events: &[EncodedEvent]) -> ExportOutcome {
-        service::put_objects(&self.http, &self.config, events).await
+        match self.config.batching {
+            None => service::put_objects(&self.http, &self.config, events).await,
+            Some(_) => service::put_batch(&self.http, &self.config, events).await,
+        }
     }
 
-    /// A `PutObject` body is one trace object; an empty body (the connection test's probe, a
-    /// delete) contains none.
+    /// A `PutObject` body is one trace object, or one trace per line for a batched object; an
+    /// empty body (the connection test's probe, a delete) contains none.
     fn decode_request(body: &[u8]) -> Result<Vec<Value>, String> {
-        if body.is_empty() {
-            return Ok(Vec::new());
+        let text = std::str::from_utf8(body).map_err(|error| format!("object body is not UTF-8: {error}"))?;
+        let mut objects = Vec::new();
+        for (index, line) in text.lines().enumerate().filter(|(_, line)| !line.trim().is_empty()) {
+            match serde_json::from_str::<Value>(line) {
+                Ok(object @ Value::Object(_)) => objects.push(object),
+                Ok(_) => return Err(format!("line {}: expected one JSON object per trace", index + 1)),
+                Err(error) => return Err(format!("line {}: not JSON: {error}", index + 1)),
+            }
         }
-        match serde_json::from_slice::<Value>(body) {
-            Ok(object @ Value::Object(_)) => Ok(vec![object]),
-            Ok(_) => Err("expected one JSON object per S3 object".to_string()),
-            Err(error) => Err(format!("object body is not JSON: {error}")),
-        }
+        Ok(objects)
     }
 }
 

@@ -6,10 +6,11 @@ use reqwest::Url;
 use serde_json::Value;
 
 use crate::config::S3Config;
-use crate::encoder::{object_key, KeyParts};
+use crate::encoder::{batch_key, object_key, KeyParts};
 use crate::sigv4::{self, RequestToSign};
 
 const CONTENT_TYPE_JSON: &str = "application/json";
+const CONTENT_TYPE_NDJSON: &str = "application/x-ndjson";
 
 /// Sends one signed request and returns the response, or the transport failure.
 pub async fn signed(
@@ -53,6 +54,37 @@ pub async fn put_objects(http: &reqwest::Client, config: &S3Config, events: &[En
         }
     }
     ExportOutcome::Delivered
+}
+
+/// Writes every event into one newline-delimited object keyed by the first trace. The same
+/// events in the same order always give the same key and body, so a retry overwrites it.
+pub async fn put_batch(http: &reqwest::Client, config: &S3Config, events: &[EncodedEvent]) -> ExportOutcome {
+    let Some(first) = events.first() else {
+        return ExportOutcome::Delivered;
+    };
+    let parts = serde_json::from_slice::<Value>(&first.bytes)
+        .map_err(|error| error.to_string())
+        .and_then(|object| KeyParts::from_object(&object));
+    let parts = match parts {
+        Ok(parts) => parts,
+        Err(message) => {
+            return ExportOutcome::Permanent {
+                reason: FailureReason::new(None, format!("encoded trace is unreadable: {message}")),
+            }
+        }
+    };
+    let window_secs = config.batching.map(|batching| batching.window.as_secs()).unwrap_or(1);
+    let key = batch_key(config, &parts, window_secs);
+    let mut body = Vec::with_capacity(events.iter().map(|event| event.bytes.len() + 1).sum());
+    for event in events {
+        body.extend_from_slice(&event.bytes);
+        body.push(b'\n');
+    }
+    let url = config.object_url(&key);
+    match signed(http, config, "PUT", &url, body, Some(CONTENT_TYPE_NDJSON)).await {
+        Ok(answer) => answer.classify(),
+        Err(outcome) => outcome,
+    }
 }
 
 async fn put_object(http: &reqwest::Client, config: &S3Config, event: &EncodedEvent) -> ExportOutcome {

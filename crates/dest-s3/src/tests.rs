@@ -204,3 +204,37 @@ fn privacy_object_has_no_content() {
     assert!(!text.contains("PLACEHOLDER-ANSWER-9e2b"), "{text}");
     assert!(text.contains("\"prompt_tokens\":5"), "{text}");
 }
+
+#[test]
+fn batching_config_checked() {
+    let mut raw = serde_json::json!({"bucket": "traces", "access_key_id": "AKIAEXAMPLE", "secret_access_key": "secret-value-1234", "batch_window_secs": 0});
+    let error = crate::config::validate(&raw).err().map(|error| error.field);
+    assert_eq!(error.as_deref(), Some("batch_window_secs"));
+    raw["batch_window_secs"] = serde_json::json!(300);
+    raw["batch_max_traces"] = serde_json::json!(0);
+    let error = crate::config::validate(&raw).err().map(|error| error.field);
+    assert_eq!(error.as_deref(), Some("batch_max_traces"));
+    raw["batch_max_traces"] = serde_json::json!(500);
+    let config = crate::config::validate(&raw).unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(config.batching.map(|batching| (batching.window.as_secs(), batching.max_traces)), Some((300, 500)));
+}
+
+#[test]
+fn batch_limits_and_window() {
+    use broadcast_core::{BuildContext, DynDestination};
+    let raw = serde_json::json!({"bucket": "traces", "access_key_id": "AKIAEXAMPLE", "secret_access_key": "secret-value-1234", "batch_window_secs": 60});
+    let config = crate::config::validate(&raw).unwrap_or_else(|error| panic!("{error}"));
+    let destination: Box<dyn DynDestination> = Box::new(<crate::S3Destination as broadcast_core::Destination>::build(
+        config,
+        &BuildContext::with_timeout(std::time::Duration::from_secs(5)),
+    ));
+    assert_eq!(destination.limits().max_events_per_request, crate::config::DEFAULT_BATCH_MAX_TRACES);
+    assert_eq!(destination.batch_window(), Some(std::time::Duration::from_secs(60)));
+}
+
+#[test]
+fn batched_body_decodes_per_line() {
+    let body = b"{\"a\":1}\n{\"b\":2}\n";
+    let events = <crate::S3Destination as broadcast_core::Destination>::decode_request(body).unwrap_or_default();
+    assert_eq!(events.len(), 2);
+}

@@ -36,6 +36,8 @@ pub struct Delivery {
     pub attempts: u32,
     /// When the first attempt failed, in Unix milliseconds.
     pub first_failure_ms: Option<i64>,
+    /// When the trace was queued, in Unix milliseconds.
+    pub enqueued_ms: i64,
 }
 
 /// What happened to one delivery.

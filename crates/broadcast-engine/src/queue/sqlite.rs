@@ -324,7 +324,7 @@ fn ready(
 ) -> Result<Vec<Delivery>, QueueError> {
     let mut statement = connection
         .prepare_cached(
-            "SELECT d.seq, d.attempts, d.first_failure_ms, t.body
+            "SELECT d.seq, d.attempts, d.first_failure_ms, t.body, t.enqueued_ms
              FROM deliveries d JOIN traces t ON t.seq = d.seq
              WHERE d.destination = ?1 AND d.failed = 0 AND d.next_attempt_ms <= ?2
              ORDER BY d.next_attempt_ms, d.seq LIMIT ?3",
@@ -337,12 +337,13 @@ fn ready(
                 row.get::<_, u32>(1)?,
                 row.get::<_, Option<i64>>(2)?,
                 row.get::<_, Vec<u8>>(3)?,
+                row.get::<_, i64>(4)?,
             ))
         })
         .map_err(storage)?;
     let mut deliveries = Vec::new();
     for row in rows {
-        let (seq, attempts, first_failure_ms, body) = row.map_err(storage)?;
+        let (seq, attempts, first_failure_ms, body, enqueued_ms) = row.map_err(storage)?;
         let trace: Trace = serde_json::from_slice(&body).map_err(|error| QueueError::Corrupt {
             seq,
             message: error.to_string(),
@@ -352,6 +353,7 @@ fn ready(
             trace: Arc::new(trace),
             attempts,
             first_failure_ms,
+            enqueued_ms,
         });
     }
     Ok(deliveries)
