@@ -215,3 +215,26 @@ async fn help_shows_no_secret() {
     assert!(output.status.success());
     assert!(!text(&output).contains(WRITE_KEY));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn echoed_key_never_printed() {
+    // A receiver that quotes the credential it was sent in its error body.
+    let normal = FakeEndpoint::start(ScriptedResponse::status(401)).await;
+    normal.set_responder(std::sync::Arc::new(|request| {
+        let authorization = request.headers.get("authorization").and_then(|value| value.to_str().ok()).unwrap_or_default();
+        let mut response = ScriptedResponse::status(401);
+        response.body = format!("invalid key {authorization}");
+        Some(response)
+    }));
+    let private = FakeEndpoint::start(ScriptedResponse::status(204)).await;
+    let directory = tempfile::tempdir().expect("temp dir");
+    let config = write_config(directory.path(), &config_text(&normal, &private));
+    let (name, _) = corpus().remove(0);
+    let input = corpus_dir().join(name);
+
+    let output = run_broadcast(vec!["send".into(), "--config".into(), config, input.display().to_string()]).await;
+    let printed = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{printed}");
+    assert!(printed.contains("invalid key Bearer rk_c...1e9a"), "the reason is kept, masked:\n{printed}");
+    assert!(!printed.contains(WRITE_KEY), "the echoed write key was printed:\n{printed}");
+}

@@ -43,7 +43,8 @@ enum Command {
         #[arg(required = true)]
         inputs: Vec<PathBuf>,
     },
-    /// Run the ingest service: POST /v1/traces, GET /healthz.
+    /// Run the service: ingest (POST /v1/traces), the management API for destinations per
+    /// account, /metrics, /openapi.json and /healthz.
     Serve {
         /// Config file (TOML). Without it the service starts with no destinations.
         #[arg(long)]
@@ -51,7 +52,8 @@ enum Command {
         /// Address to listen on [default: 127.0.0.1:8787, or server.listen in the config].
         #[arg(long)]
         listen: Option<SocketAddr>,
-        /// Directory of the durable queue [default: $XDG_DATA_HOME/broadcast or
+        /// Directory of the durable queue, the destination store and, when no key is given,
+        /// the generated secret key [default: $XDG_DATA_HOME/broadcast or
         /// ~/.local/share/broadcast, or server.data_dir in the config].
         #[arg(long)]
         data_dir: Option<PathBuf>,

@@ -47,7 +47,7 @@ impl UrlPolicy {
         if url.scheme() != "https" {
             return Err(ConfigError::new(
                 field,
-                format!("`{}` must use https; plain {} is allowed only when the operator enables private endpoints", url.scheme(), url.scheme()),
+                format!("`{}` must use https; plain {} is allowed only when the operator sets server.allow_private_endpoints = true", url.scheme(), url.scheme()),
             ));
         }
         let Some(host) = url.host() else {
@@ -64,7 +64,7 @@ impl UrlPolicy {
         if blocked {
             return Err(ConfigError::new(
                 field,
-                format!("host `{host}` is a loopback, private, link-local or metadata address, which destinations may not reach"),
+                format!("host `{host}` is a loopback, private, link-local or metadata address, which destinations may not reach unless the operator sets server.allow_private_endpoints = true"),
             ));
         }
         Ok(())

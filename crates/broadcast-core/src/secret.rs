@@ -48,6 +48,32 @@ impl<'de> Deserialize<'de> for Secret {
     }
 }
 
+/// Returns the string values of the config keys that `schema` marks `"x-secret": true`.
+pub fn secret_values(schema: &serde_json::Value, config: &serde_json::Value) -> Vec<String> {
+    let Some(properties) = schema.get("properties").and_then(serde_json::Value::as_object) else {
+        return Vec::new();
+    };
+    properties
+        .iter()
+        .filter(|(_, property)| property.get("x-secret") == Some(&serde_json::Value::Bool(true)))
+        .filter_map(|(key, _)| config.get(key).and_then(serde_json::Value::as_str))
+        .filter(|value| value.len() >= 4)
+        .map(str::to_string)
+        .collect()
+}
+
+/// Replaces every occurrence of each secret in `text` by its masked form, for failure
+/// reasons that quote a receiver's response body, which can echo the credential it was sent.
+pub fn mask_secrets(text: &str, secrets: &[String]) -> String {
+    let mut masked = text.to_string();
+    for secret in secrets {
+        if masked.contains(secret.as_str()) {
+            masked = masked.replace(secret.as_str(), &Secret::new(secret.as_str()).masked());
+        }
+    }
+    masked
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,5 +89,15 @@ mod tests {
     fn masked_keeps_prefix_and_suffix() {
         assert_eq!(Secret::new("rk_live_0123456789abcdef").masked(), "rk_l...cdef");
         assert_eq!(Secret::new("short").masked(), "****");
+    }
+
+    #[test]
+    fn echoed_secret_masked() {
+        let schema = serde_json::json!({"properties": {"write_key": {"x-secret": true}, "base_url": {}}});
+        let config = serde_json::json!({"write_key": "rk_live_0123456789abcdef", "base_url": "https://x"});
+        let secrets = secret_values(&schema, &config);
+        assert_eq!(secrets, vec!["rk_live_0123456789abcdef".to_string()]);
+        let masked = mask_secrets("HTTP 401: invalid key Bearer rk_live_0123456789abcdef", &secrets);
+        assert_eq!(masked, "HTTP 401: invalid key Bearer rk_l...cdef");
     }
 }

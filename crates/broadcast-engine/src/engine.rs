@@ -157,6 +157,8 @@ pub(crate) struct RouteState {
     pub type_name: &'static str,
     pub destination: Arc<dyn DynDestination>,
     pub rules: Option<CompiledRules>,
+    /// Secret config values, masked in every failure reason before it is logged or stored.
+    pub secrets: Vec<String>,
 }
 
 /// A destination as the engine runs it.
@@ -286,7 +288,9 @@ impl Engine {
     /// Adds a destination, or replaces the one with the same key. A replaced destination keeps
     /// its queue and counters; its worker uses the new config from its next request on.
     pub fn install(&self, prepared: PreparedDestination) {
+        let secrets = broadcast_core::secret::secret_values(&(prepared.descriptor.config_schema)(), &prepared.spec.config);
         let state = Arc::new(RouteState {
+            secrets,
             type_name: prepared.descriptor.type_name,
             destination: prepared.destination,
             rules: prepared.rules,

@@ -228,6 +228,7 @@ impl Worker {
             let Some(outcome) = outcome else {
                 return Continue::Deadline;
             };
+            let outcome = without_secrets(outcome, &current.secrets);
             stats.observe_latency(started.elapsed().as_secs_f64());
             match outcome {
                 ExportOutcome::Delivered => {
@@ -387,4 +388,19 @@ impl RateLimitedLog {
 
 pub(crate) fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
+}
+
+/// Masks the destination's secrets in a failure reason, since a receiver's error body can echo
+/// the credential it was sent.
+fn without_secrets(outcome: ExportOutcome, secrets: &[String]) -> ExportOutcome {
+    let clean = |mut reason: FailureReason| {
+        reason.message = broadcast_core::secret::mask_secrets(&reason.message, secrets);
+        reason
+    };
+    match outcome {
+        ExportOutcome::Delivered => ExportOutcome::Delivered,
+        ExportOutcome::Retry { after, reason } => ExportOutcome::Retry { after, reason: clean(reason) },
+        ExportOutcome::TooLarge { reason } => ExportOutcome::TooLarge { reason: clean(reason) },
+        ExportOutcome::Permanent { reason } => ExportOutcome::Permanent { reason: clean(reason) },
+    }
 }

@@ -30,7 +30,7 @@ pub struct Sealed {
 pub enum CryptoError {
     #[error("invalid secret key {source_name}: {message}")]
     InvalidKey { source_name: String, message: String },
-    #[error("no key with id `{0}` is configured; add the key that sealed the stored secrets")]
+    #[error("no key with id `{0}` is configured; add the key that sealed the stored secrets to BROADCAST_SECRET_KEY or server.secret_key_file")]
     UnknownKey(String),
     #[error("a stored secret cannot be opened with key `{0}`: it was altered, or the key is wrong")]
     Corrupt(String),

@@ -13,7 +13,7 @@
 //! | custom metadata | properties under their own keys; built-in properties win a clash |
 //!
 //! Raindrop rejects an `ai_data` whose `input` and `output` are both empty. When a trace has
-//! neither (privacy mode, or an error before any output with no user text), the event carries
+//! neither (always in privacy mode, or an error before any output with no user text), the event carries
 //! no `ai_data`, and `model` and `convo_id` travel as properties.
 
 use broadcast_core::text::truncate_with_marker;
@@ -87,7 +87,13 @@ fn event(config: &RaindropConfig, trace: &ExportTrace) -> Value {
     );
 
     let input = input_text(trace);
-    let output = trace.output.text_or_tool_summary().filter(|text| !text.is_empty());
+    // In privacy mode `input` and `output` are left out whole, even a summary of tool calls
+    // whose arguments the filter removed; the called tools' names stay in `tool_calls`.
+    let input = input.filter(|_| !trace.content_redacted);
+    let output = trace
+        .output
+        .text_or_tool_summary()
+        .filter(|text| !text.is_empty() && !trace.content_redacted);
     let mut properties = properties(trace);
     if input.is_some() || output.is_some() {
         let mut ai_data = Map::new();

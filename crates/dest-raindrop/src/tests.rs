@@ -280,3 +280,15 @@ fn unknown_duration_left_out() {
     assert!(event["properties"].get("duration_ms").is_none(), "{}", event["properties"]);
     assert_eq!(event["timestamp"], "2026-01-01T00:00:00.000Z", "the response's created time dates the event");
 }
+
+#[test]
+fn privacy_mode_drops_tool_summary() {
+    let trace = trace(chat(
+        json!([{"role": "user", "content": "Weather?"}]),
+        json!({"role": "assistant", "content": null, "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\":\"X\"}"}}]}),
+        json!({}),
+    ));
+    let event = event_of(&trace, PrivacyMode::On, LIMIT);
+    assert!(event.get("ai_data").is_none(), "privacy mode sends neither input nor output: {event}");
+    assert_eq!(event["properties"]["tool_calls"], json!(["get_weather"]));
+}

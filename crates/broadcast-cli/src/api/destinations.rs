@@ -110,7 +110,7 @@ pub async fn create(
     if of_type >= state.max_destinations_per_type {
         return Err(ApiError::conflict(
             "limit_reached",
-            format!("account `{account_id}` already has {of_type} destinations of type `{}`, the most allowed; delete one first", request.type_name),
+            format!("account `{account_id}` already has {of_type} destinations of type `{}`, the most allowed (server.max_destinations_per_type); delete one first", request.type_name),
         ));
     }
 
