@@ -369,10 +369,9 @@ fn update(
         match update {
             DeliveryUpdate::Delivered { seq } => {
                 transaction
-                    .execute(
-                        "DELETE FROM deliveries WHERE destination = ?1 AND seq = ?2",
-                        params![destination, seq],
-                    )
+                    .prepare_cached("DELETE FROM deliveries WHERE destination = ?1 AND seq = ?2")
+                    .map_err(storage)?
+                    .execute(params![destination, seq])
                     .map_err(storage)?;
                 delete_trace_if_done(&transaction, *seq)?;
             }
