@@ -21,7 +21,7 @@ pub use engine::{
     DestinationSpec, DestinationStatus, Engine, EngineError, IngestReceipt, PreparedDestination,
     ShutdownReport,
 };
-pub use packing::FRAMING_ALLOWANCE_BYTES;
+pub use packing::{pack, FRAMING_ALLOWANCE_BYTES};
 pub use queue::{SqliteQueue, TraceQueue};
 pub use routing::is_sampled;
 pub use settings::DeliverySettings;

@@ -27,8 +27,6 @@ use super::{system, Settings, BASELINE_CHILD_FLAG, SINK_URL_FLAG};
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Time the baseline process may spend loading the corpus before it starts sending.
 const STARTUP_ALLOWANCE: Duration = Duration::from_secs(60);
-/// Bytes reserved per request for the JSON array's brackets, as in the engine's packing.
-const FRAMING_ALLOWANCE_BYTES: usize = 64;
 
 /// Figures that the baseline process prints for the parent, as one JSON line on stdout.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -248,60 +246,12 @@ fn encode_trace(destination: &dyn DynDestination, workload: &Workload, index: us
 }
 
 /// Splits events, in order, into requests of at most `max_events_per_request` events and
-/// `max_request_bytes` bytes, by the same rule as the engine's packing.
+
+/// Packs events into requests by the engine's own rule.
 fn pack(events: Vec<EncodedEvent>, limits: &Limits) -> Vec<Vec<EncodedEvent>> {
-    let max_events = limits.max_events_per_request.max(1);
-    let mut requests = Vec::new();
-    let mut current = Vec::new();
-    let mut current_bytes = FRAMING_ALLOWANCE_BYTES;
-    for event in events {
-        let event_bytes = event.bytes.len() + 1;
-        let full = current.len() >= max_events || current_bytes + event_bytes > limits.max_request_bytes;
-        if full && !current.is_empty() {
-            requests.push(std::mem::take(&mut current));
-            current_bytes = FRAMING_ALLOWANCE_BYTES;
-        }
-        current_bytes += event_bytes;
-        current.push(event);
-    }
-    if !current.is_empty() {
-        requests.push(current);
-    }
-    requests
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn event(size: usize) -> EncodedEvent {
-        EncodedEvent {
-            generation_id: String::new(),
-            bytes: vec![b'x'; size],
-            truncated: false,
-        }
-    }
-
-    fn limits(max_events: usize, max_bytes: usize) -> Limits {
-        Limits {
-            max_events_per_request: max_events,
-            max_request_bytes: max_bytes,
-            max_event_bytes: max_bytes,
-        }
-    }
-
-    #[test]
-    fn pack_by_event_count() {
-        let events = (0..5).map(|_| event(10)).collect();
-        let sizes: Vec<usize> = pack(events, &limits(2, 10_000)).iter().map(Vec::len).collect();
-        assert_eq!(sizes, vec![2, 2, 1]);
-    }
-
-    #[test]
-    fn pack_by_bytes() {
-        let budget = FRAMING_ALLOWANCE_BYTES + 2 * 101;
-        let events = (0..5).map(|_| event(100)).collect();
-        let sizes: Vec<usize> = pack(events, &limits(100, budget)).iter().map(Vec::len).collect();
-        assert_eq!(sizes, vec![2, 2, 1]);
-    }
+    let tagged: Vec<((), EncodedEvent)> = events.into_iter().map(|event| ((), event)).collect();
+    broadcast_engine::pack(tagged, limits)
+        .into_iter()
+        .map(|request| request.into_iter().map(|(_, event)| event).collect())
+        .collect()
 }
