@@ -64,15 +64,7 @@ fn assert_within_limits(descriptor: &DestinationDescriptor, requests: &[Captured
 
 /// Values of the config keys the schema marks as secret.
 fn secret_values(descriptor: &DestinationDescriptor, config: &Value) -> Vec<String> {
-    let schema = (descriptor.config_schema)();
-    let Some(properties) = schema.get("properties").and_then(Value::as_object) else {
-        return Vec::new();
-    };
-    properties
-        .iter()
-        .filter(|(_, property)| property.get("x-secret") == Some(&Value::Bool(true)))
-        .filter_map(|(key, _)| config.get(key).and_then(Value::as_str).map(str::to_string))
-        .collect()
+    broadcast_core::secret::secret_values(&(descriptor.config_schema)(), config)
 }
 
 #[tokio::test]

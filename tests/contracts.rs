@@ -1,6 +1,6 @@
 //! Destinations whose service cannot run here, against scripted endpoints that enforce each
 //! vendor's documented request contract: path, credentials, body schema and size limits. A
-//! request that breaks the contract is answered 400 with the broken rule, so a delivery test
+//! request that breaks the contract gets a 400 response naming the broken rule, so a delivery test
 //! fails on it; one that keeps it gets the vendor's success status.
 //!
 //! Every corpus trace is delivered through the real engine, with and without privacy mode,
@@ -41,7 +41,7 @@ const POSTHOG_KEY: &str = "phc_contract0000000000000000000000000000000000";
 
 /// PostHog capture: `POST /batch/` with the project key as `api_key` in a body under 20 MB,
 /// `$ai_generation` events of at most 1 MB with a valid `uuid`, a `distinct_id` and
-/// properties. The flags endpoint answers 401 to an unknown key.
+/// properties. The flags endpoint returns 401 for an unknown key.
 fn posthog_contract(request: &CapturedRequest) -> Result<u16, String> {
     let body = json_body(request)?;
     match request.path.as_str() {
@@ -84,7 +84,7 @@ const DATADOG_KEY: &str = "dd-example-api-key-0000000000000000";
 
 /// Datadog LLM Observability: `POST /api/intake/llm-obs/v1/trace/spans` with `DD-API-KEY`,
 /// `{"data": {"type": "span", "attributes": {"ml_app", "spans"}}}` where every span has the
-/// required fields and types, answered 202. `GET /api/v1/validate` answers 200 or 403.
+/// required fields and types, accepted with 202. `GET /api/v1/validate` returns 200 or 403.
 fn datadog_contract(request: &CapturedRequest) -> Result<u16, String> {
     let key_ok = request.headers.get("dd-api-key").and_then(|value| value.to_str().ok()) == Some(DATADOG_KEY);
     match request.path.as_str() {

@@ -26,7 +26,7 @@ use serde_json::{json, Value};
 const BUCKET: &str = "broadcast-round-trip";
 const REGION: &str = "us-east-1";
 const CANARY: &str = "CANARY-PROMPT-7d21c4";
-/// IAM requests moto answers before it starts checking signatures: create a user, create its
+/// IAM requests moto accepts unsigned before it starts checking signatures: create a user, create its
 /// access key, attach its policy.
 const UNSIGNED_SETUP_REQUESTS: &str = "3";
 
@@ -48,7 +48,7 @@ fn free_port() -> u16 {
     listener.local_addr().expect("local address").port()
 }
 
-/// Starts `moto_server` on a free loopback port and waits until it answers. With
+/// Starts `moto_server` on a free loopback port and waits until it responds. With
 /// `check_signatures`, moto checks SigV4 signatures and IAM policies after the first
 /// [`UNSIGNED_SETUP_REQUESTS`] requests.
 async fn start_moto(check_signatures: bool) -> Moto {
@@ -153,7 +153,7 @@ impl S3Client {
         }
     }
 
-    /// Every key under `prefix`, following continuation tokens. The whole bucket is listed and
+    /// Lists every key under `prefix`, following continuation tokens. The whole bucket is listed and
     /// filtered here, because moto's signature check rejects listings with a `prefix`.
     async fn list(&self, prefix: &str) -> Vec<String> {
         let mut keys: Vec<String> = Vec::new();
@@ -179,7 +179,7 @@ impl S3Client {
     }
 }
 
-/// The text of every `<tag>…</tag>` in an XML document, with entities decoded.
+/// Returns the text of every `<tag>…</tag>` in an XML document, with entities decoded.
 fn xml_values(xml: &str, tag: &str) -> Vec<String> {
     let open = format!("<{tag}>");
     let close = format!("</{tag}>");
@@ -241,7 +241,7 @@ fn spec(name: &str, config: Value, privacy: PrivacyMode) -> DestinationSpec {
     spec
 }
 
-/// Every corpus trace, each with an API key name full of characters that need encoding, and
+/// Returns every corpus trace, each with an API key name full of characters that need encoding, and
 /// one more trace with the canary in its content.
 fn traces() -> Vec<Trace> {
     let names = ["Clé d'équipe 東京 🙂", "prod key +a=b&c?d", "спец/ключ %20 ~x", "plain-key"];
@@ -265,7 +265,7 @@ fn traces() -> Vec<Trace> {
     traces
 }
 
-/// The key the path template `{prefix}/{api_key_name}/{year}/{month}/{day}` gives a trace,
+/// Returns the key the path template `{prefix}/{api_key_name}/{year}/{month}/{day}` gives a trace,
 /// worked out here independently of the destination's own code.
 fn expected_key(prefix: &str, trace: &Trace) -> String {
     let name = trace.api_key_name.as_deref().unwrap_or("unknown").replace('/', "_");

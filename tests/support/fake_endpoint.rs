@@ -1,6 +1,6 @@
 //! A scripted HTTP endpoint on 127.0.0.1 that records every request.
 //!
-//! It stands in for a SaaS destination that cannot run here. Each request takes the next
+//! It replaces a SaaS destination that cannot run here. Each request takes the next
 //! scripted answer, or the default answer once the script is used up; a [`Responder`] can also
 //! decide from the request itself (for example 413 for bodies with more than one event).
 
@@ -15,13 +15,13 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 
-/// One answer of the endpoint.
+/// One response of the endpoint.
 #[derive(Debug, Clone)]
 pub struct ScriptedResponse {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: String,
-    /// Wait this long before answering.
+    /// Delay before the response is sent.
     pub delay: Duration,
 }
 
@@ -54,7 +54,7 @@ pub struct CapturedRequest {
     pub headers: HeaderMap,
     pub body: Vec<u8>,
     pub received_at: Instant,
-    /// The status the endpoint answered with.
+    /// Status of the response the endpoint sent.
     pub answered: u16,
 }
 
@@ -99,7 +99,7 @@ impl FakeEndpoint {
             responder: None,
             requests: Vec::new(),
         }));
-        // No body limit: the endpoint stands in for receivers that accept large objects, and
+        // No body limit: the endpoint replaces receivers that accept large objects, and
         // each destination's own limits are what the tests check.
         let app = Router::new()
             .fallback(answer)
@@ -119,7 +119,7 @@ impl FakeEndpoint {
         }
     }
 
-    /// The base URL, such as `http://127.0.0.1:40123`.
+    /// Returns the base URL, such as `http://127.0.0.1:40123`.
     pub fn url(&self) -> String {
         format!("http://{}", self.address)
     }
@@ -137,7 +137,7 @@ impl FakeEndpoint {
         self.lock().responder = Some(responder);
     }
 
-    /// Every request received so far, oldest first.
+    /// Returns every request received so far, oldest first.
     pub fn requests(&self) -> Vec<CapturedRequest> {
         self.lock().requests.clone()
     }

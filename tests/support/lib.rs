@@ -16,7 +16,7 @@ use serde_json::Value;
 pub use fake_endpoint::{CapturedRequest, FakeEndpoint, ScriptedResponse};
 pub use server::{free_port, Server};
 
-/// The directory of real recorded request/response pairs: `BROADCAST_CORPUS_DIR`, or
+/// Returns the directory of real recorded request/response pairs: `BROADCAST_CORPUS_DIR`, or
 /// `../shared/corpus/real` beside the repository.
 pub fn corpus_dir() -> PathBuf {
     if let Some(directory) = std::env::var_os("BROADCAST_CORPUS_DIR") {
@@ -25,7 +25,7 @@ pub fn corpus_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/real")
 }
 
-/// Every corpus envelope with its file name, sorted by name. Panics when the corpus is
+/// Returns every corpus envelope with its file name, sorted by name. Panics when the corpus is
 /// missing or empty, so that no test passes without its input.
 pub fn corpus() -> Vec<(String, Value)> {
     let directory = corpus_dir();
@@ -62,7 +62,7 @@ pub fn trace_of(envelope: &Value) -> Trace {
     }
 }
 
-/// Every corpus trace.
+/// Returns every corpus trace.
 pub fn corpus_traces() -> Vec<Trace> {
     corpus().iter().map(|(_, envelope)| trace_of(envelope)).collect()
 }

@@ -11,7 +11,7 @@
 //!   engine's job, so that every destination gets them the same way.
 //! - `export` is never called concurrently on one destination instance, and a call must end
 //!   within the destination's own request timeout.
-//! - A destination never sees an unfiltered trace when privacy mode is on: `encode` takes an
+//! - A destination never receives an unfiltered trace when privacy mode is on: `encode` takes an
 //!   [`ExportTrace`], which only the privacy filter can make.
 
 use std::time::Duration;
@@ -44,13 +44,13 @@ pub struct EncodedEvent {
     pub truncated: bool,
 }
 
-/// Why a destination's config is invalid.
+/// Error for an invalid destination config.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid destination config: `{field}`: {message}")]
 pub struct ConfigError {
     /// The config key at fault, such as `write_key` or `base_url`.
     pub field: String,
-    /// What is wrong and how to fix it. Never contains a secret value.
+    /// Description of the problem and its fix. Never contains a secret value.
     pub message: String,
 }
 
@@ -63,13 +63,13 @@ impl ConfigError {
     }
 }
 
-/// Why a trace could not be encoded. The engine records the trace as failed for this
+/// Error for a trace that could not be encoded. The engine records the trace as failed for this
 /// destination; other destinations are not affected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("cannot encode trace for this destination: {0}")]
 pub struct EncodeError(pub String);
 
-/// What a destination gets from the process when it is built.
+/// Shared resources a destination receives when it is built.
 #[derive(Clone)]
 pub struct BuildContext {
     /// The shared HTTP client (connection pool, TLS roots, user agent).
@@ -147,11 +147,11 @@ pub trait Destination: Send + Sync + Sized + 'static {
     /// that shows up in the destination.
     ///
     /// # Errors
-    /// A [`ConnectionError`] whose kind tells a bad credential apart from an unreachable host.
+    /// A [`ConnectionError`] whose kind separates a rejected credential from an unreachable host.
     async fn test_connection(&self) -> Result<(), ConnectionError>;
 
-    /// Sends one request holding `events` (never empty, within `LIMITS`) and classifies the
-    /// answer. Does not retry.
+    /// Sends one request carrying `events` (never empty, within `LIMITS`) and classifies the
+    /// response. Does not retry.
     async fn export(&self, events: &[EncodedEvent]) -> ExportOutcome;
 
     /// Returns this instance's limits; the default is [`Destination::LIMITS`]. A destination
@@ -160,7 +160,7 @@ pub trait Destination: Send + Sync + Sized + 'static {
         Self::LIMITS
     }
 
-    /// Returns how long the engine holds traces to fill one request, when the destination
+    /// Returns how long the engine keeps traces back to fill one request, when the destination
     /// wants few large requests (one S3 object per time window). `None`, the default, sends
     /// whatever is due at once.
     fn batch_window(&self) -> Option<Duration> {

@@ -48,15 +48,27 @@ impl<'de> Deserialize<'de> for Secret {
     }
 }
 
-/// Returns the string values of the config keys that `schema` marks `"x-secret": true`.
+/// Returns the config keys that a destination type's JSON Schema marks `"x-secret": true`.
+pub fn secret_fields(schema: &serde_json::Value) -> Vec<String> {
+    schema
+        .get("properties")
+        .and_then(serde_json::Value::as_object)
+        .map(|properties| {
+            properties
+                .iter()
+                .filter(|(_, property)| property.get("x-secret") == Some(&serde_json::Value::Bool(true)))
+                .map(|(key, _)| key.clone())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Returns the string values of `config`'s secret keys, skipping values shorter than four
+/// characters, which would mask unrelated text.
 pub fn secret_values(schema: &serde_json::Value, config: &serde_json::Value) -> Vec<String> {
-    let Some(properties) = schema.get("properties").and_then(serde_json::Value::as_object) else {
-        return Vec::new();
-    };
-    properties
+    secret_fields(schema)
         .iter()
-        .filter(|(_, property)| property.get("x-secret") == Some(&serde_json::Value::Bool(true)))
-        .filter_map(|(key, _)| config.get(key).and_then(serde_json::Value::as_str))
+        .filter_map(|key| config.get(key).and_then(serde_json::Value::as_str))
         .filter(|value| value.len() >= 4)
         .map(str::to_string)
         .collect()

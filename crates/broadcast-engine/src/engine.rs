@@ -41,7 +41,7 @@ pub struct DestinationSpec {
 }
 
 impl DestinationSpec {
-    /// A spec with the defaults of a config file entry: enabled, no privacy mode, every
+    /// Creates a spec with the defaults of a config file entry: enabled, no privacy mode, every
     /// session, every API key, no filter rules.
     pub fn new(key: &str, account_id: &str, name: &str, type_name: &str, config: Value) -> Self {
         DestinationSpec {
@@ -59,7 +59,7 @@ impl DestinationSpec {
     }
 }
 
-/// Why a destination cannot be run.
+/// Error that keeps a destination from running.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error("destination `{name}` of account `{account_id}`: unknown type `{type_name}` (registered types: {known})")]
@@ -145,13 +145,13 @@ impl PreparedDestination {
         })
     }
 
-    /// The built destination, for a connection test before it is saved.
+    /// Returns the built destination, for a connection test before it is saved.
     pub fn destination(&self) -> &Arc<dyn DynDestination> {
         &self.destination
     }
 }
 
-/// What a worker and the router read of a destination; replaced whole on change.
+/// State of a destination that the worker and the router read; replaced whole on change.
 pub(crate) struct RouteState {
     pub spec: DestinationSpec,
     pub type_name: &'static str,
@@ -186,7 +186,7 @@ pub struct DestinationStatus {
     pub stats: StatsSnapshot,
 }
 
-/// What [`Engine::ingest`] did with a set of traces.
+/// Receipt of [`Engine::ingest`] for a set of traces.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct IngestReceipt {
     pub traces: usize,
@@ -194,7 +194,7 @@ pub struct IngestReceipt {
     pub deliveries: usize,
 }
 
-/// What shutdown left undone.
+/// Report of what shutdown left undone.
 #[derive(Debug, Clone, Default)]
 pub struct ShutdownReport {
     /// Deliveries still queued per destination key; they are sent after the next start.
@@ -267,12 +267,12 @@ impl Engine {
         Ok(engine)
     }
 
-    /// The registry the engine builds destinations from.
+    /// Returns the registry the engine builds destinations from.
     pub fn registry(&self) -> &Registry {
         &self.registry
     }
 
-    /// The build context of the engine's destinations.
+    /// Returns the build context of the engine's destinations.
     pub fn build_context(&self) -> &BuildContext {
         &self.context
     }
@@ -358,7 +358,7 @@ impl Engine {
     /// are durable in the queue; delivery happens later, in the workers.
     ///
     /// Routing, per destination and in this order: `enabled`, the API key allowlist, the
-    /// filter rules, then sampling. It sees the whole trace, before any privacy filter.
+    /// filter rules, then sampling. It reads the whole trace, before any privacy filter.
     ///
     /// # Errors
     /// [`QueueError`] when the queue cannot store them; nothing was accepted then.
@@ -444,7 +444,7 @@ impl Engine {
         Ok(total)
     }
 
-    /// The queue behind the engine.
+    /// Returns the queue behind the engine.
     pub fn queue(&self) -> &Arc<dyn TraceQueue> {
         &self.queue
     }

@@ -7,20 +7,7 @@ use crate::crypto::{CryptoError, KeyRing, Sealed};
 /// Key of the object that replaces a secret value in stored config.
 const SEALED_KEY: &str = "$sealed";
 
-/// The config keys a destination type's JSON Schema marks with `"x-secret": true`.
-pub fn secret_fields(schema: &Value) -> Vec<String> {
-    schema
-        .get("properties")
-        .and_then(Value::as_object)
-        .map(|properties| {
-            properties
-                .iter()
-                .filter(|(_, property)| property.get("x-secret") == Some(&Value::Bool(true)))
-                .map(|(key, _)| key.clone())
-                .collect()
-        })
-        .unwrap_or_default()
-}
+pub use broadcast_core::secret::secret_fields;
 
 /// Masks a secret for display: a short prefix and suffix, such as `rk_a...9f2c`; secrets of 12
 /// characters or fewer are shown as `****`.

@@ -140,16 +140,15 @@ pub async fn redeliver(
     Ok(Json(RedeliverAnswer { redelivered }))
 }
 
-/// Masks any of the destination's secrets in a failure reason: a destination's error body can
-/// echo the key it was sent.
+/// Masks the destination's secrets in a failure reason: a receiver's error body can echo the
+/// key it was sent.
 fn without_secrets(text: &str, record: &broadcast_store::DestinationRecord) -> String {
-    let mut cleaned = text.to_string();
-    for field in &record.secret_fields {
-        if let Some(secret) = record.config.get(field).and_then(serde_json::Value::as_str) {
-            if secret.len() >= 4 {
-                cleaned = cleaned.replace(secret, &broadcast_store::secrets::mask(secret));
-            }
-        }
-    }
-    cleaned
+    let secrets: Vec<String> = record
+        .secret_fields
+        .iter()
+        .filter_map(|field| record.config.get(field).and_then(serde_json::Value::as_str))
+        .filter(|secret| secret.len() >= 4)
+        .map(str::to_string)
+        .collect();
+    broadcast_core::secret::mask_secrets(text, &secrets)
 }
